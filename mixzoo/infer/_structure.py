@@ -1,0 +1,109 @@
+"""Read what a driver needs from a model's trace, so that no driver hard-codes site names."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from numpyro import handlers
+from numpyro.distributions import constraints
+
+
+class ModelStructure(NamedTuple):
+    """What one trace of ``model(data, **model_kwargs)`` says about the model.
+
+    ``enum_site``: the discrete site marked ``infer={"enumerate": "parallel"}`` (the assignment);
+    ``n_components``: its number of categories K; ``global_sites``: the continuous latent
+    sample sites, in model order; ``deterministic_sites``: the deterministic sites;
+    ``location_sites``: global sites with real support and shape (K,) + event shape of the data;
+    ``data_frames``: the plates the enumerated site sits in; ``max_plate_nesting``;
+    ``trace``: the trace itself (values drawn from the prior with a fixed seed).
+    """
+
+    enum_site: str
+    n_components: int
+    global_sites: tuple
+    deterministic_sites: tuple
+    location_sites: tuple
+    data_frames: tuple
+    max_plate_nesting: int
+    trace: dict
+
+
+def _is_enumerated(site) -> bool:
+    return site["type"] == "sample" and site.get("infer", {}).get("enumerate") == "parallel"
+
+
+def _categorical(fn):
+    """The Categorical under plate expansion (``ExpandedDistribution`` and friends)."""
+    while not hasattr(fn, "probs") and hasattr(fn, "base_dist"):
+        fn = fn.base_dist
+    return fn
+
+
+def inspect_model(model, data, model_kwargs: dict) -> ModelStructure:
+    """Trace ``model(data, **model_kwargs)`` once with concrete data (this also runs the
+    model's own argument checks) and classify its sites."""
+    trace = handlers.trace(handlers.seed(model, jax.random.PRNGKey(0))).get_trace(data, **model_kwargs)
+    enum = [name for name, site in trace.items() if _is_enumerated(site)]
+    if len(enum) != 1:
+        raise ValueError(
+            f"model must have exactly one sample site marked infer={{'enumerate': 'parallel'}} "
+            f"(the assignment); got {len(enum)}: {enum}. Do not pass marginal=True to the drivers."
+        )
+    enum_site = trace[enum[0]]
+    n_components = int(_categorical(enum_site["fn"]).probs.shape[-1])
+    global_sites = tuple(
+        name
+        for name, site in trace.items()
+        if site["type"] == "sample" and not site["is_observed"] and not _is_enumerated(site)
+    )
+    for name in global_sites:
+        if trace[name]["fn"].support.is_discrete:
+            raise ValueError(f"model site {name!r} is discrete but not enumerated; only the assignment may be")
+    event_shape = tuple(jnp.shape(data)[1:])
+    location_sites = tuple(
+        name
+        for name in global_sites
+        if trace[name]["fn"].support in (constraints.real, constraints.real_vector)
+        and jnp.shape(trace[name]["value"]) == (n_components,) + event_shape
+    )
+    nesting = [
+        -frame.dim for site in trace.values() if site["type"] == "sample" for frame in site["cond_indep_stack"]
+    ]
+    return ModelStructure(
+        enum_site=enum[0],
+        n_components=n_components,
+        global_sites=global_sites,
+        deterministic_sites=tuple(n for n, s in trace.items() if s["type"] == "deterministic"),
+        location_sites=location_sites,
+        data_frames=tuple(enum_site["cond_indep_stack"]),
+        max_plate_nesting=max(nesting, default=0),
+        trace=trace,
+    )
+
+
+def site_values(model, data, model_kwargs: dict, latent: dict) -> dict:
+    """All global and deterministic site values of ``model`` with ``latent`` substituted.
+
+    ``latent`` maps global site names to values (unbatched); the result adds the
+    deterministic sites (e.g. the stick-breaking ``weights`` of ``dp_gmm``).
+    """
+    trace = handlers.trace(handlers.substitute(handlers.seed(model, jax.random.PRNGKey(0)), data=latent)).get_trace(
+        data, **model_kwargs
+    )
+    return {
+        name: site["value"]
+        for name, site in trace.items()
+        if (site["type"] == "deterministic")
+        or (site["type"] == "sample" and not site["is_observed"] and not _is_enumerated(site))
+    }
+
+
+def mixture_weights(model, data, model_kwargs: dict, latent: dict, structure: ModelStructure):
+    """The probabilities of the enumerated site's Categorical given ``latent``; shape (K,)."""
+    trace = handlers.trace(handlers.substitute(handlers.seed(model, jax.random.PRNGKey(0)), data=latent)).get_trace(
+        data, **model_kwargs
+    )
+    return _categorical(trace[structure.enum_site]["fn"]).probs

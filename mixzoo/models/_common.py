@@ -1,0 +1,108 @@
+"""Pieces shared by the three mixture models: data handling, default priors, likelihood.
+
+Default priors are *data-derived* so that the models are scale-free: with ``m`` and ``s``
+the per-dimension mean and standard deviation of the data,
+
+* component locations ~ Normal(``loc_mean`` = m, ``loc_sd`` = 2 s),
+* component scales ~ LogNormal(log ``scale_median``, ``scale_log_sd``) with
+  ``scale_median`` = s / 4 and ``scale_log_sd`` = 1.
+
+Multiplying the data by ``c`` multiplies every default location and spread by ``c``, so
+the posterior (and the MAP partition) is the same in any unit. With ``data=None`` (when the
+model simulates) the defaults refer to standardised units: m = 0, s = 1. Any hyperparameter
+given explicitly is used as is, in data units.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+
+from .._validation import check_bool, check_data, check_finite, check_int, check_positive, is_concrete
+
+#: Factors that turn the data's spread into the default prior spreads (see module docstring).
+DEFAULT_LOC_SD_FACTOR = 2.0
+DEFAULT_SCALE_MEDIAN_FACTOR = 0.25
+DEFAULT_SCALE_LOG_SD = 1.0
+
+
+def prepare_data(data, n_obs, *, ndim: int):
+    """Validate ``data`` (when concrete) and return ``(data, n)``.
+
+    ``data`` is ``None`` (simulate ``n_obs`` points) or an array of shape ``(N,)``
+    (``ndim=1``) or ``(N, D)`` (``ndim=2``).
+    """
+    if data is None:
+        if n_obs is None:
+            raise ValueError("n_obs must be given (an integer >= 1) when data is None; got None")
+        return None, check_int(n_obs, name="n_obs", minimum=1)
+    if is_concrete(data):
+        arr = check_data(data, ndim=ndim)
+        if np.all(arr.std(axis=0) == 0):
+            raise ValueError(
+                f"data must not be constant (the default priors are scaled by its spread); "
+                f"got {arr.shape[0]} copies of {arr[0].tolist()}"
+            )
+        data = jnp.asarray(arr, dtype=jnp.result_type(float))
+    elif jnp.ndim(data) != ndim:
+        raise ValueError(f"data must have {ndim} dimension(s); got shape {jnp.shape(data)}")
+    if n_obs is not None and n_obs != data.shape[0]:
+        raise ValueError(f"n_obs must equal the number of data points ({data.shape[0]}) or be None; got {n_obs}")
+    return data, data.shape[0]
+
+
+class LocScalePriors(NamedTuple):
+    """Resolved prior hyperparameters; each a scalar or an array of shape ``(D,)``."""
+
+    loc_mean: jnp.ndarray
+    loc_sd: jnp.ndarray
+    scale_log_median: jnp.ndarray
+    scale_log_sd: jnp.ndarray
+
+
+def loc_scale_priors(data, *, loc_mean, loc_sd, scale_median, scale_log_sd) -> LocScalePriors:
+    """Fill in the data-derived defaults described in the module docstring."""
+    check_finite(loc_mean, name="loc_mean")
+    check_positive(loc_sd, name="loc_sd")
+    check_positive(scale_median, name="scale_median")
+    check_positive(scale_log_sd, name="scale_log_sd")
+    if data is None:
+        center, spread = 0.0, 1.0
+    else:
+        center, spread = jnp.mean(data, axis=0), jnp.std(data, axis=0)
+        spread = jnp.where(spread > 0, spread, jnp.max(spread))  # a constant column borrows the others' spread
+    return LocScalePriors(
+        loc_mean=jnp.asarray(center if loc_mean is None else loc_mean, dtype=float),
+        loc_sd=jnp.asarray(DEFAULT_LOC_SD_FACTOR * spread if loc_sd is None else loc_sd, dtype=float),
+        scale_log_median=jnp.log(
+            jnp.asarray(DEFAULT_SCALE_MEDIAN_FACTOR * spread if scale_median is None else scale_median, dtype=float)
+        ),
+        scale_log_sd=jnp.asarray(DEFAULT_SCALE_LOG_SD if scale_log_sd is None else scale_log_sd, dtype=float),
+    )
+
+
+def observe(weights, locs, scales, data, n: int, *, marginal: bool) -> None:
+    """The likelihood shared by all models.
+
+    Shapes: ``weights`` (K,), ``locs`` (K,) or (K, D), ``scales`` broadcastable to ``locs``;
+    ``data`` (N,) or (N, D) or ``None``. With ``marginal=False`` each point gets an
+    ``assignment`` site (Categorical, marked for parallel enumeration); with ``marginal=True``
+    the assignment is summed out analytically by ``MixtureSameFamily`` and there is no
+    ``assignment`` site (same posterior over the globals, faster for NUTS and MAP).
+    """
+    check_bool(marginal, name="marginal")
+    event_dim = jnp.ndim(locs) - 1
+    scales = jnp.broadcast_to(scales, jnp.shape(locs))
+    with numpyro.plate("data", n):
+        if marginal:
+            components = dist.Normal(locs, scales).to_event(event_dim)
+            numpyro.sample("obs", dist.MixtureSameFamily(dist.Categorical(weights), components), obs=data)
+        else:
+            assignment = numpyro.sample(
+                "assignment", dist.Categorical(weights), infer={"enumerate": "parallel"}
+            )
+            numpyro.sample("obs", dist.Normal(locs[assignment], scales[assignment]).to_event(event_dim), obs=data)

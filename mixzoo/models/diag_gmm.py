@@ -1,0 +1,64 @@
+"""D-dimensional Gaussian mixture with diagonal covariances."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+
+from .._validation import check_int, check_positive
+from ._common import loc_scale_priors, observe, prepare_data
+
+
+def diag_gmm(
+    data=None,
+    *,
+    n_components: int = 2,
+    n_dims: int | None = None,
+    weight_concentration: float = 1.0,
+    loc_mean=None,
+    loc_sd=None,
+    scale_median=None,
+    scale_log_sd=None,
+    n_obs: int | None = None,
+    marginal: bool = False,
+):
+    """Finite GMM on D-dimensional data with a diagonal covariance per component.
+
+    weights ~ Dirichlet(weight_concentration * 1_K)
+    locs[k, d] ~ Normal(loc_mean[d], loc_sd[d])                 ("components" plate, event dim D)
+    scales[k, d] ~ LogNormal(log scale_median[d], scale_log_sd)
+    assignment[i] ~ Categorical(weights)                         (enumerated)
+    obs[i, :] ~ Normal(locs[assignment[i]], scales[assignment[i]])   (independent over d)
+
+    :param data: observations, shape (N, D), or ``None`` to simulate ``n_obs`` points.
+    :param n_components: K >= 1.
+    :param n_dims: D; only needed when ``data`` is ``None`` (default 2), else read from data.
+    Hyperparameters may be scalars or arrays of shape (D,); other keywords as in
+    :func:`mixzoo.models.dirichlet_gmm`.
+    Sites: ``weights`` (K,), ``locs`` (K, D), ``scales`` (K, D), ``assignment`` (N,), ``obs`` (N, D).
+    """
+    data, n = prepare_data(data, n_obs, ndim=2)
+    k = check_int(n_components, name="n_components", minimum=1)
+    if data is None:
+        d = check_int(2 if n_dims is None else n_dims, name="n_dims", minimum=1)
+    else:
+        d = data.shape[1]
+        if n_dims is not None and n_dims != d:
+            raise ValueError(f"n_dims must equal the number of data columns ({d}) or be None; got {n_dims}")
+    check_positive(weight_concentration, name="weight_concentration")
+    prior = loc_scale_priors(
+        data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd
+    )
+    event = (d,)
+
+    weights = numpyro.sample("weights", dist.Dirichlet(jnp.full(k, float(weight_concentration))))
+    with numpyro.plate("components", k):
+        locs = numpyro.sample(
+            "locs", dist.Normal(jnp.broadcast_to(prior.loc_mean, event), prior.loc_sd).to_event(1)
+        )
+        scales = numpyro.sample(
+            "scales",
+            dist.LogNormal(jnp.broadcast_to(prior.scale_log_median, event), prior.scale_log_sd).to_event(1),
+        )
+    observe(weights, locs, scales, data, n, marginal=marginal)
