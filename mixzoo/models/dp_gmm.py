@@ -21,8 +21,8 @@ def dp_gmm(
     data=None,
     *,
     truncation: int = 20,
-    concentration_shape: float = 2.0,
-    concentration_rate: float = 2.0,
+    concentration_shape: float = 1.0,
+    concentration_rate: float = 1.0,
     loc_mean=None,
     loc_sd=None,
     scale_median=None,
@@ -33,7 +33,7 @@ def dp_gmm(
     """Dirichlet-process GMM on 1-D data, truncated at T components.
 
     concentration ~ Gamma(concentration_shape, concentration_rate)
-    sticks[t] ~ Beta(1, concentration)                    t = 1..T-1 ("sticks" plate)
+    sticks[t] ~ Beta(1, concentration)                    t = 1..T-1 ("breaks" plate)
     weights = stick_breaking(sticks)                      (deterministic site, shape (T,))
     locs[k] ~ Normal(loc_mean, loc_sd)                    k = 1..T ("components" plate)
     scales[k] ~ LogNormal(log scale_median, scale_log_sd)
@@ -56,7 +56,7 @@ def dp_gmm(
     )
 
     concentration = numpyro.sample("concentration", dist.Gamma(concentration_shape, concentration_rate))
-    with numpyro.plate("sticks", t - 1):
+    with numpyro.plate("breaks", t - 1):
         sticks = numpyro.sample("sticks", dist.Beta(1.0, concentration))
     weights = numpyro.deterministic("weights", stick_breaking(sticks))
     with numpyro.plate("components", t):

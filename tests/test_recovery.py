@@ -1,0 +1,85 @@
+"""Known truths recovered from simulated data (seed documents 001, 000, 004)."""
+
+import numpy as np
+import pytest
+
+from conftest import sorted_by
+from mixzoo import classify, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map, fit_nuts
+
+
+def test_seed_001_two_components_per_component_scales():
+    # 1,000 + 5,000 points: the standard error of a weight is sqrt(p(1-p)/N) ~ 0.005, of the
+    # locs 1.1/sqrt(1000) ~ 0.035 and 2/sqrt(5000) ~ 0.03, so 0.02 / 0.1 / 0.1 are > 3 SE.
+    x, _ = datasets.seed_001()
+    p = fit_map(dirichlet_gmm, x, n_components=2).params
+    truth = datasets.SEED_001
+    np.testing.assert_allclose(sorted_by(p["weights"], p["locs"]), truth["weights"], atol=0.02)
+    np.testing.assert_allclose(np.sort(p["locs"]), truth["locs"], atol=0.1)
+    np.testing.assert_allclose(sorted_by(p["scales"], p["locs"]), truth["scales"], atol=0.1)
+
+
+@pytest.fixture(scope="module")
+def dp_seed_000():
+    x, _ = datasets.seed_000()
+    return fit_map(dp_gmm, x, truncation=20)
+
+
+def test_seed_000_dp_major_components(dp_seed_000):
+    p = dp_seed_000.params
+    w, m = np.asarray(p["weights"]), np.asarray(p["locs"])
+    major = m[w > 0.02]
+    for loc in (-5.0, -2.0, 8.0):
+        assert np.min(np.abs(major - loc)) < 0.3, (loc, np.c_[w, m])
+    # the component at 8 holds 6/19 of the data, whatever pieces it is fitted with
+    assert abs(w[np.abs(m - 8.0) < 1.5].sum() - 6 / 19) < 0.02
+    assert np.isfinite(p["concentration"]) and p["concentration"] > 0
+    print("learned concentration:", float(p["concentration"]))
+
+
+def test_seed_000_dp_density_matches_truth(dp_seed_000):
+    # 10,000 fresh points: the sd of the average log-likelihood difference is ~0.001 nats.
+    fresh, _ = datasets.seed_000(seed=7)
+    fresh = fresh[:10_000]
+    p = dp_seed_000.params
+    fit = {k: np.asarray(p[k]) for k in ("weights", "locs", "scales")}
+    gap = datasets.true_log_density(fresh, datasets.SEED_000).mean() - datasets.true_log_density(fresh, fit).mean()
+    assert abs(gap) < 0.01
+
+
+@pytest.fixture(scope="module")
+def seed_004():
+    return datasets.seed_004()
+
+
+@pytest.fixture(scope="module")
+def diag_map(seed_004):
+    return fit_map(diag_gmm, seed_004[0], n_components=3)
+
+
+def test_seed_004_diag_map(diag_map, seed_004):
+    # 1,000 points per cluster: SE of a mean 1/sqrt(1000) ~ 0.03, of an sd ~ 0.022.
+    p = diag_map.params
+    order = np.lexsort(np.asarray(p["locs"]).T[::-1])
+    truth = datasets.SEED_004
+    t_order = np.lexsort(truth["locs"].T[::-1])
+    np.testing.assert_allclose(np.asarray(p["locs"])[order], truth["locs"][t_order], atol=0.1)
+    np.testing.assert_allclose(np.asarray(p["scales"])[order], truth["scales"][t_order], atol=0.1)
+    np.testing.assert_allclose(np.asarray(p["weights"]), 1 / 3, atol=0.03)
+
+
+def test_seed_004_diag_nuts_posterior_means(diag_map, seed_004):
+    res = fit_nuts(diag_gmm, seed_004[0], n_components=3, init=diag_map, num_warmup=150, num_samples=150, num_chains=2)
+    means = np.asarray(res.samples["locs"]).mean(axis=(0, 1))
+    order = np.lexsort(means.T[::-1])
+    truth = datasets.SEED_004["locs"]
+    np.testing.assert_allclose(means[order], truth[np.lexsort(truth.T[::-1])], atol=0.15)
+    # the MAP classifier recovers the simulated clusters up to relabelling
+    z = np.asarray(classify(diag_map, seed_004[0]))
+    agree = max(np.mean(z == perm[seed_004[1]]) for perm in _perms(3))
+    assert agree > 0.98
+
+
+def _perms(k):
+    import itertools
+
+    return [np.array(p) for p in itertools.permutations(range(k))]

@@ -1,0 +1,69 @@
+"""Reproduction of the NumPyro GMM tutorial (seed 003) on [0, 1, 10, 11, 12], K = 2."""
+
+import numpy as np
+import pytest
+
+from conftest import TUTORIAL_KWARGS
+from mixzoo import classify, dirichlet_gmm, fit_nuts, fit_svi_enum
+
+
+def test_map_estimates_match_tutorial(tutorial_map):
+    p = tutorial_map.params
+    # The tutorial prints weights [0.375 0.625], locs [0.499 10.985], scale 0.651; the weights
+    # are the exact Dirichlet(0.5) MAP (n_k - 0.5) / (N - 1) for the 2 | 3 split.
+    order = np.argsort(p["locs"])
+    np.testing.assert_allclose(np.asarray(p["weights"])[order], [0.375, 0.625], atol=0.01)
+    np.testing.assert_allclose(np.asarray(p["locs"])[order], [0.499, 10.985], atol=0.01)
+    np.testing.assert_allclose(p["scale"], 0.651, atol=0.01)
+
+
+def test_map_result_records_training(tutorial_map):
+    assert tutorial_map.init_losses.shape == (100,)
+    assert tutorial_map.losses.shape == (500,)
+    assert set(tutorial_map.grad_norms) == {"weights", "scale", "locs"}
+    assert all(g.shape == (500,) for g in tutorial_map.grad_norms.values())
+    # the optimised restart is the one with the lowest initial loss, and training improved it
+    assert tutorial_map.best_restart == int(np.argmin(tutorial_map.init_losses))
+    assert tutorial_map.losses[-1] < tutorial_map.losses[0]
+
+
+def test_map_classifier_partition(tutorial_map, tutorial_data):
+    z = np.asarray(classify(tutorial_map, tutorial_data))
+    assert z.shape == (5,)
+    assert z[0] == z[1] and z[2] == z[3] == z[4] and z[0] != z[2]
+
+
+def test_map_classifier_switches_once_near_5_75(tutorial_map):
+    grid = np.arange(-3.0, 15.0, 0.1)
+    z = np.asarray(classify(tutorial_map, grid))
+    switches = np.flatnonzero(np.diff(z) != 0)
+    assert switches.size == 1
+    boundary = grid[switches[0] : switches[0] + 2]
+    assert 5.5 <= boundary[0] and boundary[1] <= 6.0 + 1e-9
+
+
+def test_sampled_classifier_is_random_near_boundary(tutorial_map):
+    grid = np.arange(5.5, 6.0, 0.005)
+    z = np.asarray(classify(tutorial_map, grid, temperature=1, seed=0))
+    assert set(np.unique(z)) == {0, 1}  # both classes appear near the boundary
+    z2 = np.asarray(classify(tutorial_map, grid, temperature=1, seed=1))
+    assert (z != z2).any()
+
+
+def test_svi_enum_assignment_probabilities(tutorial_map, tutorial_data):
+    res = fit_svi_enum(dirichlet_gmm, tutorial_data, tutorial_map)
+    probs = np.asarray(res.assignment_probs)
+    assert probs.shape == (5, 2)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    truth = np.asarray(classify(tutorial_map, tutorial_data))
+    assert (probs[np.arange(5), truth] > 0.95).all()
+
+
+def test_nuts_four_chains_reports_divergences(tutorial_data):
+    res = fit_nuts(dirichlet_gmm, tutorial_data, num_warmup=50, num_samples=250, num_chains=4, **TUTORIAL_KWARGS)
+    assert res.samples["locs"].shape == (4, 250, 2)
+    assert res.diverging.shape == (4, 250) and res.diverging.dtype == bool
+    assert res.num_divergences == int(np.asarray(res.diverging).sum())
+    assert res.params["locs"].shape == (1000, 2)
+    z = np.asarray(classify(res, tutorial_data))
+    assert z.shape == (1000, 5)
