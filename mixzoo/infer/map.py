@@ -110,7 +110,11 @@ def fit_map(
     to_constrained = {s: biject_to(supports[s]) for s in names}
     u0 = {s: to_unconstrained[s](starts[s][candidates]) for s in names}
     spread = prior_spread(model, data, model_kwargs, structure, key_spread, to_unconstrained)
+    # Adam in coordinates standardised by the prior spread: gradients are multiplied by the
+    # spread before Adam and the step by the spread after it, so that Adam (and its eps) sees
+    # the same numbers whatever the units of the data.
     optimiser = optax.chain(
+        _scale_by(spread),
         optax.scale_by_adam(b1=0.8, b2=0.99),
         optax.scale_by_schedule(optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.01)),
         optax.scale(-1.0),
