@@ -33,6 +33,8 @@ def test_objective_and_optimiser_are_unit_free(model, kwargs, data):
     a = fit_map(model, data, num_steps=30, n_best=2, **kwargs)
     b = fit_map(model, data * 1000.0, num_steps=30, n_best=2, **kwargs)
     shift = np.asarray(b.init_losses) - np.asarray(a.init_losses)
-    assert np.ptp(shift) < 0.01  # float32 rounding of losses of order 1e3
+    # float32 sums of N terms: rounding of a few units in 1e-5 of the loss's magnitude
+    tol = 2e-5 * np.abs(np.asarray(b.init_losses)).max()
+    assert np.ptp(shift) < tol
     assert a.best_restart == b.best_restart
-    np.testing.assert_allclose(np.asarray(b.losses) - np.asarray(a.losses), shift[a.best_restart], atol=0.01)
+    np.testing.assert_allclose(np.asarray(b.losses) - np.asarray(a.losses), shift[a.best_restart], atol=tol)

@@ -22,8 +22,11 @@ def test_map_result_records_training(tutorial_map):
     assert tutorial_map.losses.shape == (500,)
     assert set(tutorial_map.grad_norms) == {"weights", "scale", "locs"}
     assert all(g.shape == (500,) for g in tutorial_map.grad_norms.values())
-    # the optimised restart is the one with the lowest initial loss, and training improved it
-    assert tutorial_map.best_restart == int(np.argmin(tutorial_map.init_losses))
+    # the returned restart was among the 4 best initial values of its half (prior median /
+    # prior draw), and training improved it
+    best = tutorial_map.best_restart
+    same_half = np.asarray(tutorial_map.init_losses)[best % 2 :: 2]
+    assert np.sum(same_half < tutorial_map.init_losses[best]) < 2
     assert tutorial_map.losses[-1] < tutorial_map.losses[0]
 
 

@@ -43,21 +43,38 @@ def _kmeans_pp(key, data, k):
 
 
 def initial_values(model, data, model_kwargs, structure, key, n_restarts: int, init: str) -> dict:
-    """Constrained initial values of every global site, each with a leading (n_restarts,) axis."""
-    key_base, key_locs = jax.random.split(key)
+    """Constrained initial values of every global site, each with a leading (n_restarts,) axis.
+
+    Location sites (see :class:`ModelStructure`) start at data points (``init="data"``) or at a
+    k-means++ seeding. Simplex sites start uniform. The other sites (scales, stick fractions,
+    concentration) start at their prior median in the even-numbered restarts and at a draw from
+    the prior in the odd-numbered ones, so that the restarts also explore, for instance, the
+    concentration of a Dirichlet process.
+    """
+    key_base, key_locs, key_prior = jax.random.split(key, 3)
     hidden = {structure.enum_site: jnp.zeros(data.shape[0], jnp.int32)}
-    trace = handlers.trace(
-        handlers.substitute(handlers.seed(handlers.substitute(model, data=hidden), key_base), substitute_fn=_median_or_uniform)
+    unobserved = handlers.substitute(model, data=hidden)
+    median = handlers.trace(
+        handlers.substitute(handlers.seed(unobserved, key_base), substitute_fn=_median_or_uniform)
     ).get_trace(data, **model_kwargs)
+
+    def prior_draw(k):
+        trace = handlers.trace(handlers.seed(unobserved, k)).get_trace(data, **model_kwargs)
+        return {s: trace[s]["value"] for s in structure.global_sites}
+
+    drawn = jax.jit(jax.vmap(prior_draw))(jax.random.split(key_prior, n_restarts))
+    odd = jnp.arange(n_restarts) % 2 == 1
     draw = _data_points if init == "data" else _kmeans_pp
     keys = jax.random.split(key_locs, n_restarts)
     values = {}
     for site in structure.global_sites:
         if site in structure.location_sites:
             values[site] = jax.vmap(lambda k: draw(k, data, structure.n_components))(keys)
-        else:
-            value = trace[site]["value"]
-            values[site] = jnp.broadcast_to(value, (n_restarts,) + jnp.shape(value))
+            continue
+        value = jnp.broadcast_to(median[site]["value"], (n_restarts,) + jnp.shape(median[site]["value"]))
+        if structure.trace[site]["fn"].support is not constraints.simplex:
+            value = jnp.where(odd.reshape((-1,) + (1,) * (value.ndim - 1)), drawn[site], value)
+        values[site] = value
     return values
 
 
