@@ -134,8 +134,9 @@ def fit_map(
         warnings.warn(
             f"fit_map: component(s) {collapsed[chosen].tolist()} collapsed to weight < {COLLAPSE_WEIGHT} "
             f"in all {len(fits)} optimised restarts (weights {np.round(weights, 4).tolist()}). The fit uses "
-            "fewer components than asked; with a weight concentration below 1 the MAP objective is "
-            "unbounded at the edge of the simplex. Use weight_concentration >= 1, fewer components, or fit_nuts.",
+            "fewer components than asked; with a weight (or DP) concentration below 1 the MAP objective is "
+            "unbounded at the edge of the simplex. Use weight_concentration >= 1, fewer components, more "
+            "n_best candidates, or fit_nuts.",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -187,10 +188,15 @@ def _optimise(loss_fn, u0, data, optimiser, num_steps):
 
 
 def _collapsed_components(model, data, model_kwargs, latent, structure) -> np.ndarray:
-    """Indices of components below ``COLLAPSE_WEIGHT`` in a finite mixture (one whose weights
-    are a simplex-valued site); always empty for a truncated DP, whose tail is meant to be empty."""
+    """Indices of collapsed components: in a finite mixture (one whose weights are a
+    simplex-valued site) those below ``COLLAPSE_WEIGHT``; in any mixture with K > 1, all but
+    one when a single component holds more than 1 - ``COLLAPSE_WEIGHT`` of the weight (the
+    run-off of a truncated DP whose concentration fell below 1: its stick density is unbounded
+    at 1). The empty tail of a truncated DP is not a collapse."""
+    weights = np.asarray(mixture_weights(model, data, model_kwargs, latent, structure))
+    if weights.size > 1 and weights.max() > 1 - COLLAPSE_WEIGHT:
+        return np.flatnonzero(np.arange(weights.size) != weights.argmax())
     finite = any(structure.trace[s]["fn"].support is constraints.simplex for s in structure.global_sites)
     if not finite:
         return np.array([], dtype=int)
-    weights = np.asarray(mixture_weights(model, data, model_kwargs, latent, structure))
     return np.flatnonzero(weights < COLLAPSE_WEIGHT)
