@@ -1,0 +1,241 @@
+"""Plots of mixture fits (matplotlib, imported when a function is called).
+
+Every function draws on ``ax`` (a new figure when ``None``) and returns the axes it drew on
+(:func:`plot_trace`: ArviZ's array of axes; :func:`plot_training`: the figure).
+
+======================  ===============================================================
+``plot_density``        posterior-predictive density with a credible band over the data (1-D)
+``plot_partition``      2-D data coloured by a partition, with component ellipses
+``plot_trace``          relabelled trace plots (ArviZ)
+``plot_coclustering``   co-clustering heatmap, points ordered by the point partition
+``plot_cluster_counts`` posterior of the number of occupied clusters
+``plot_assignment``     assignment probability against x (1-D)
+``plot_training``       loss and gradient-norm curves of a MAP or SVI fit
+======================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+
+from .diagnostics import cluster_counts, coclustering, point_partition, relabel, responsibilities
+from .diagnostics._arviz import import_arviz, pointwise_log_likelihood
+from .diagnostics.partition import check_assignments
+from .infer import MAPResult, NUTSResult, SVIEnumResult
+from .infer._structure import inspect_model
+
+#: Most posterior draws used for a density or probability band.
+MAX_DRAWS = 500
+
+
+def _axes(ax):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.0))
+    return ax
+
+
+def _grid(data, grid, size=300):
+    if grid is not None:
+        return np.asarray(grid, dtype=float)
+    lo, hi = float(np.min(data)), float(np.max(data))
+    pad = 0.1 * (hi - lo)
+    return np.linspace(lo - pad, hi + pad, size)
+
+
+def _thinned(result: NUTSResult, max_draws: int) -> dict:
+    n = next(iter(result.params.values())).shape[0]
+    keep = np.linspace(0, n - 1, min(n, max_draws)).astype(int)
+    return {s: np.asarray(v)[keep] for s, v in result.params.items()}
+
+
+def _check_1d(data, name="data"):
+    arr = np.asarray(data, dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D data of shape (N,) for this plot; got shape {arr.shape}")
+    return arr
+
+
+def plot_density(result, data, *, grid=None, credible: float = 0.9, rug: bool = False, ax=None):
+    """Posterior-predictive density of a 1-D model over a histogram (or rug) of ``data``.
+
+    :param result: a NUTS result (median density and a ``credible`` band over up to
+        ``MAX_DRAWS`` draws) or a MAP result (the plug-in density).
+    :param data: (N,) observations; ``grid`` (G,) points to evaluate the density at.
+    :param rug: a rug of the data instead of the histogram.
+    """
+    if not isinstance(result, (MAPResult, NUTSResult)):
+        raise TypeError(f"result must be a MAPResult or NUTSResult; got {type(result).__name__}")
+    if not 0 < credible < 1:
+        raise ValueError(f"credible must be a number in (0, 1); got {credible!r}")
+    data = _check_1d(data)
+    structure = inspect_model(result.model, data, result.model_kwargs)
+    grid = _grid(data, grid)
+    marginal = functools.partial(result.model, marginal=True)
+    if isinstance(result, NUTSResult):
+        latent = {s: v for s, v in _thinned(result, MAX_DRAWS).items() if s in structure.global_sites}
+    else:
+        latent = {s: np.asarray(result.params[s])[None] for s in structure.global_sites}
+    obs = next(n for n, s in structure.trace.items() if s["type"] == "sample" and s["is_observed"])
+    dens = np.exp(np.asarray(pointwise_log_likelihood(marginal, latent, grid, result.model_kwargs, obs)))  # (S, G)
+
+    ax = _axes(ax)
+    if rug:
+        ax.plot(data, np.zeros_like(data), "|", color="k", markersize=12, label="data")
+    else:
+        ax.hist(data, bins="auto", density=True, color="0.8", edgecolor="0.5", label="data")
+    if dens.shape[0] > 1:
+        lo, mid, hi = np.quantile(dens, [(1 - credible) / 2, 0.5, (1 + credible) / 2], axis=0)
+        ax.fill_between(grid, lo, hi, color="C0", alpha=0.3, label=f"{credible:.0%} credible band")
+        ax.plot(grid, mid, color="C0", label="posterior median density")
+    else:
+        ax.plot(grid, dens[0], color="C0", label="MAP density")
+    ax.set(xlabel="x", ylabel="density", title="Posterior predictive density")
+    ax.legend()
+    return ax
+
+
+def _components(components):
+    """Mean ``locs`` (K, 2), ``scales`` (K, 2), ``weights`` (K,) of a MAP fit, or of the
+    relabelled draws of a NUTS result / InferenceData."""
+    if isinstance(components, MAPResult):
+        values = {n: np.asarray(v) for n, v in components.params.items()}
+    elif isinstance(components, NUTSResult):
+        values = {n: np.asarray(v).mean(axis=0) for n, v in relabel(components).params.items()}
+    else:
+        post = relabel(components).posterior
+        values = {n: post[n].mean(("chain", "draw")).values for n in post.data_vars}
+    scales = values["scales"] if "scales" in values else np.full_like(values["locs"], values["scale"])
+    return values["locs"], np.broadcast_to(scales, values["locs"].shape), values["weights"]
+
+
+def plot_partition(data, partition, *, components=None, n_sd: float = 2.0, min_weight: float = 0.01, ax=None):
+    """2-D data coloured by ``partition`` (N,), with an ellipse of ``n_sd`` standard deviations
+    around every component of weight at least ``min_weight`` of ``components`` (a MAP fit, or
+    a NUTS result / InferenceData, relabelled here and averaged over draws)."""
+    from matplotlib.patches import Ellipse
+
+    data = np.asarray(data, dtype=float)
+    if data.ndim != 2 or data.shape[1] != 2:
+        raise ValueError(f"data must have shape (N, 2) for this plot; got {data.shape}")
+    partition = np.asarray(partition)
+    if partition.shape != data.shape[:1]:
+        raise ValueError(f"partition must have shape ({data.shape[0]},), one label per point; got {partition.shape}")
+    ax = _axes(ax)
+    for i, label in enumerate(np.unique(partition)):
+        pts = data[partition == label]
+        ax.scatter(pts[:, 0], pts[:, 1], s=8, color=f"C{i % 10}", alpha=0.6, label=f"cluster {label} ({len(pts)})")
+    if components is not None:
+        locs, scales, weights = _components(components)
+        for k in np.flatnonzero(weights >= min_weight):
+            ax.add_patch(Ellipse(locs[k], 2 * n_sd * scales[k, 0], 2 * n_sd * scales[k, 1], fill=False, color="k", lw=1.5,
+                                 label=f"components (±{n_sd:g} sd)" if k == np.flatnonzero(weights >= min_weight)[0] else None))
+            ax.plot(*locs[k], "k+", markersize=10)
+    ax.set(xlabel="x[0]", ylabel="x[1]", title="Point partition")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_trace(idata, *, var_names=None, relabelled: bool = True, **kwargs):
+    """``arviz.plot_trace`` of the (relabelled, unless ``relabelled=False``) draws of an
+    InferenceData from :func:`mixzoo.diagnostics.to_arviz`. Returns ArviZ's axes (n_vars, 2)."""
+    az = import_arviz()
+    if not isinstance(idata, az.InferenceData):
+        raise TypeError(f"idata must be an InferenceData from to_arviz; got {type(idata).__name__}")
+    if relabelled and not idata.posterior.attrs.get("relabelled"):
+        idata = relabel(idata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        axes = az.plot_trace(idata, var_names=var_names, **kwargs)
+    axes.ravel()[0].figure.suptitle("Relabelled draws" if relabelled else "Raw draws (labels may switch)")
+    return axes
+
+
+def plot_coclustering(z, *, order=None, ax=None):
+    """Heatmap of the co-clustering matrix of sampled assignments ``z`` (S, N) (or of a given
+    (N, N) matrix), points ordered by ``order`` (default: by the VI point partition)."""
+    arr = np.asarray(z)
+    if arr.ndim == 2 and arr.shape[0] == arr.shape[1] and np.issubdtype(arr.dtype, np.floating):
+        p = arr
+        order = np.arange(p.shape[0]) if order is None else np.asarray(order)
+    else:
+        check_assignments(arr)
+        p = coclustering(arr)
+        order = np.argsort(point_partition(arr, coclust=p).partition, kind="stable") if order is None else order
+    ax = _axes(ax)
+    image = ax.imshow(p[np.ix_(order, order)], vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label="P(same cluster)")
+    ax.set(xlabel="point (sorted by point partition)", ylabel="point", title="Posterior co-clustering")
+    return ax
+
+
+def plot_cluster_counts(z, *, ax=None):
+    """Bar chart of the posterior of the number of occupied clusters in ``z`` (S, N)."""
+    counts = cluster_counts(z)
+    ax = _axes(ax)
+    ax.bar(counts.values, counts.probs, color="C0", label=f"{counts.per_draw.size} draws")
+    ax.set_xticks(counts.values)
+    ax.set(xlabel="number of occupied clusters", ylabel="posterior probability", title="Occupied clusters")
+    ax.legend()
+    return ax
+
+
+def plot_assignment(result, data, *, grid=None, credible: float = 0.9, ax=None):
+    """p(z = k | x) against x for a 1-D model: plug-in curves of a MAP fit, posterior mean and
+    ``credible`` band of a NUTS fit (relabelled here), or the per-point probabilities of an
+    SVI fit (at the data points)."""
+    if not isinstance(result, (MAPResult, NUTSResult, SVIEnumResult)):
+        raise TypeError(f"result must be a MAPResult, NUTSResult or SVIEnumResult; got {type(result).__name__}")
+    data = _check_1d(data)
+    ax = _axes(ax)
+    ax.plot(data, np.full_like(data, -0.03), "|", color="k", markersize=10, label="data")
+    if isinstance(result, SVIEnumResult):
+        probs = np.asarray(result.assignment_probs)
+        if probs.shape[0] != data.shape[0]:
+            raise ValueError(f"data must be the {probs.shape[0]} points the SVI fit used; got {data.shape[0]}")
+        for k in range(probs.shape[1]):
+            ax.scatter(data, probs[:, k], s=15, color=f"C{k % 10}", label=f"component {k}")
+    else:
+        grid = _grid(data, grid)
+        if isinstance(result, NUTSResult):
+            rel = relabel(result)
+            thin = _thinned(rel, MAX_DRAWS)
+            probs = np.asarray(responsibilities(rel._replace(params=thin), grid))  # (S, G, K)
+            lo, hi = np.quantile(probs, [(1 - credible) / 2, (1 + credible) / 2], axis=0)
+            for k in range(probs.shape[-1]):
+                ax.fill_between(grid, lo[:, k], hi[:, k], color=f"C{k % 10}", alpha=0.25)
+            probs = probs.mean(axis=0)
+        else:
+            probs = np.asarray(responsibilities(result, grid))
+        for k in range(probs.shape[-1]):
+            ax.plot(grid, probs[:, k], color=f"C{k % 10}", label=f"component {k}")
+    ax.set(xlabel="x", ylabel="p(z = k | x)", title="Assignment probability", ylim=(-0.06, 1.05))
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_training(result, *, fig=None):
+    """Loss curve (and, for a MAP fit, the gradient norm of each site, log scale) of a MAP or
+    SVI fit. Returns the figure (one or two axes)."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(result, (MAPResult, SVIEnumResult)):
+        raise TypeError(f"result must be a MAPResult or SVIEnumResult; got {type(result).__name__}")
+    has_grads = isinstance(result, MAPResult)
+    fig = plt.figure(figsize=(10 if has_grads else 6, 3.6)) if fig is None else fig
+    axes = fig.subplots(1, 2 if has_grads else 1, squeeze=False)[0]
+    losses = np.asarray(result.losses)
+    axes[0].plot(np.arange(losses.size), losses, color="C0", label="MAP loss (-log joint)" if has_grads else "ELBO loss")
+    axes[0].set(xlabel="step", ylabel="loss", title="Loss")
+    axes[0].legend()
+    if has_grads:
+        for i, (site, norms) in enumerate(result.grad_norms.items()):
+            axes[1].plot(np.arange(norms.shape[0]), np.asarray(norms), color=f"C{i % 10}", label=site)
+        axes[1].set(xlabel="step", ylabel="gradient norm (unconstrained)", title="Gradient norms", yscale="log")
+        axes[1].legend()
+    fig.tight_layout()
+    return fig
