@@ -1,6 +1,6 @@
 """mixzoo benchmarks (issue 6): prints one table, each row measured in this run.
 
-    python scripts/bench.py            # the full run recorded in BENCHMARKS.md (~15 min on 2 cores)
+    python scripts/bench.py            # the full run recorded in BENCHMARKS.md (~10 min on 2 cores)
     python scripts/bench.py --quick    # a sub-minute version (smaller N, fewer steps and draws)
 
 Rows: (1) best-of-100 initialisation, vectorised vs the NumPyro tutorial's Python loop;
@@ -92,11 +92,11 @@ def vectorised_restarts(data, n_restarts):
 def bench_restarts(quick):
     data = datasets.tutorial_data()
     n = 100
-    (loop_loss, _), t_loop = timed(tutorial_loop, data, 30 if quick else n)
+    (loop_loss, _), t_loop = timed(tutorial_loop, data, 10 if quick else n)
     if quick:
-        t_loop *= n / 30
+        t_loop *= n / 10
     (vec_loss, _), t_vec = timed(vectorised_restarts, data, n)
-    row("restarts", "tutorial Python loop, best of 100 (s)", f"{t_loop:.2f}", "extrapolated from 30" if quick else f"best loss {loop_loss:.3f}")
+    row("restarts", "tutorial Python loop, best of 100 (s)", f"{t_loop:.2f}", "extrapolated from 10 seeds" if quick else f"best loss {loop_loss:.3f}")
     row("restarts", "mixzoo vectorised, best of 100 (s, incl. compile)", f"{t_vec:.2f}", f"best loss {vec_loss:.3f}")
     row("restarts", "speed-up (target >= 20x)", f"{t_loop / t_vec:.1f}x", "MET" if t_loop / t_vec >= 20 else "NOT MET")
 
@@ -114,18 +114,19 @@ def bench_dp(quick):
     fresh = datasets.seed_000(seed=7)[0][:10_000]
     truth = float(datasets.true_log_density(fresh, datasets.SEED_000).mean())
     row("dp-gmm", "held-out avg log-lik of the true mixture (nats)", f"{truth:.4f}", "10,000 fresh points")
-    sizes = [19_000] if quick else [19_000, 100_000, 1_000_000]
+    sizes = [3_800] if quick else [19_000, 100_000, 1_000_000]
     for n in sizes:
         x, _ = datasets.seed_000(base=n // 19)
         label = f"N={x.size:,}"
-        _, t_map = None, None
-        fit, t_map = timed(fit_map, dp_gmm, x, truncation=truncation, num_steps=300 if quick else 1000)
+        # fit_map defaults (100 restarts, 4 candidates, 1000 steps) up to 1e5 points; lighter at 1e6
+        map_kw = dict(num_steps=300) if quick else (dict(n_best=2, num_steps=300) if x.size > 100_000 else {})
+        fit, t_map = timed(fit_map, dp_gmm, x, truncation=truncation, **map_kw)
         ll_map = avg_loglik(fit.params, fresh)
-        row("dp-gmm", f"{label} mixzoo fit_map (s)", f"{t_map:.1f}", f"log-lik {ll_map:.4f}")
-        steps = 1000 if quick else 3000
-        svi, t_svi = timed(fit_svi, dp_gmm, x, truncation=truncation, batch_size=min(x.size, 10_000), num_steps=steps, num_samples=100)
+        row("dp-gmm", f"{label} mixzoo fit_map {map_kw or '(defaults)'} (s)", f"{t_map:.1f}", f"log-lik {ll_map:.4f}")
+        steps, batch = (500, 2_000) if quick else (3000, 10_000)
+        svi, t_svi = timed(fit_svi, dp_gmm, x, truncation=truncation, batch_size=batch, num_steps=steps, num_samples=100)
         ll_svi = avg_loglik(svi.params, fresh)
-        row("dp-gmm", f"{label} mixzoo fit_svi, B=10,000, {steps} steps (s)", f"{t_svi:.1f}", f"log-lik {ll_svi:.4f}")
+        row("dp-gmm", f"{label} mixzoo fit_svi, B={batch:,}, {steps} steps (s)", f"{t_svi:.1f}", f"log-lik {ll_svi:.4f}")
         max_iter = 100 if x.size <= 100_000 else 20
         sk = BayesianGaussianMixture(n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0)
         t0 = time.perf_counter()
@@ -153,7 +154,7 @@ def bench_step(quick):
     from mixzoo.infer._objective import negative_log_joint
     from mixzoo.infer._structure import inspect_model
 
-    n, k = (100_000 if quick else 1_000_000), 10
+    n, k = (50_000 if quick else 1_000_000), 10
     x = np.random.default_rng(0).normal(size=n) * 3.0
     kwargs = dict(n_components=k, loc_mean=0.0, loc_sd=6.0, scale_median=0.75)
     structure = inspect_model(dirichlet_gmm, x[:1000], kwargs)
@@ -199,7 +200,7 @@ def bench_nuts(quick):
 
     x = datasets.load("galaxy")
     k = 3 if quick else 4
-    draws = 100 if quick else 500
+    draws = 50 if quick else 500
     for method in ("vectorized", "sequential"):
         res, t = timed(fit_nuts, dirichlet_gmm, x, n_components=k, num_warmup=draws, num_samples=draws, num_chains=4, chain_method=method)
         locs = np.sort(np.asarray(res.samples["locs"]), axis=-1)  # relabel each draw by sorting
