@@ -148,8 +148,9 @@ def plot_trace(idata, *, var_names=None, relabelled: bool = True, **kwargs):
         raise TypeError(f"idata must be an InferenceData from to_arviz; got {type(idata).__name__}")
     if relabelled and not idata.posterior.attrs.get("relabelled"):
         idata = relabel(idata)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # arviz 0.23's own FutureWarning / matplotlib deprecations
         warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         axes = az.plot_trace(idata, var_names=var_names, **kwargs)
     axes.ravel()[0].figure.suptitle("Relabelled draws" if relabelled else "Raw draws (labels may switch)")
     return axes

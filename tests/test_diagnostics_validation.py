@@ -53,3 +53,21 @@ def test_density_needs_1d_data(tutorial_map):
 def test_density_credible_level(tutorial_map):
     with pytest.raises(ValueError, match=r"credible must be a number in \(0, 1\); got 90"):
         plotting.plot_density(tutorial_map, X, credible=90)
+
+
+def test_to_arviz_posterior_predictive_flag():
+    from diagnostics_fits import tutorial_nuts
+
+    x, res = tutorial_nuts()
+    with pytest.raises(TypeError, match=r"posterior_predictive must be True or False; got 'yes'"):
+        diagnostics.to_arviz(res, x, posterior_predictive="yes")
+    with pytest.raises(ValueError, match=r"data must be a 1-D array of shape \(N,\); got an array of shape \(5, 2\)"):
+        diagnostics.to_arviz(res, np.c_[x, x])
+
+
+def test_truncation_refuses_relabelled_draws():
+    from diagnostics_fits import seed_000_dp
+
+    x, res = seed_000_dp(2)
+    with pytest.raises(ValueError, match=r"x must hold the raw draws: relabelling permutes the weights out of stick order"):
+        diagnostics.check_truncation(diagnostics.relabel(diagnostics.to_arviz(res, x)))
