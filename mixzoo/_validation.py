@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numbers
 
-import jax
 import numpy as np
 
 
 def is_concrete(x) -> bool:
     """True unless ``x`` is (or contains) a JAX tracer."""
+    import jax  # imported here so that data checks alone do not load JAX
+
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
 
 

@@ -1,5 +1,17 @@
+import os
+import tempfile
+
+import jax
 import numpy as np
 import pytest
+
+# Many tests compile the same computations (same model, same shapes) through fresh closures;
+# JAX's persistent compilation cache turns those recompilations into cache hits.
+jax.config.update(
+    "jax_compilation_cache_dir", os.environ.get("MIXZOO_TEST_JAX_CACHE", os.path.join(tempfile.gettempdir(), "mixzoo-test-jax-cache"))
+)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 from mixzoo import datasets
 

@@ -4,7 +4,8 @@ model of :mod:`mixzoo.models` (and on any model with one enumerated assignment s
 =================  ==========================================================  ===============
 driver             what it does                                                result
 =================  ==========================================================  ===============
-``fit_map``        AutoDelta + TraceEnum_ELBO, best of many vmapped restarts   ``MAPResult``
+``fit_map``        MAP, best of many vmapped restarts, analytic or enumerated  ``MAPResult``
+``fit_svi``        minibatch mean-field SVI of the globals (millions of points) ``SVIResult``
 ``fit_svi_enum``   per-datum assignment guide, globals at the MAP              ``SVIEnumResult``
 ``fit_nuts``       collapsed NUTS, several chains                              ``NUTSResult``
 ``classify``       ``infer_discrete`` assignments (MAP or sampled), new data   array
@@ -14,6 +15,17 @@ driver             what it does                                                r
 from .classify import classify
 from .map import MAPResult, fit_map
 from .nuts import NUTSResult, fit_nuts
+from .svi import SVIResult, fit_svi
 from .svi_enum import SVIEnumResult, fit_svi_enum
 
-__all__ = ["MAPResult", "NUTSResult", "SVIEnumResult", "classify", "fit_map", "fit_nuts", "fit_svi_enum"]
+__all__ = [
+    "MAPResult",
+    "NUTSResult",
+    "SVIEnumResult",
+    "SVIResult",
+    "classify",
+    "fit_map",
+    "fit_nuts",
+    "fit_svi",
+    "fit_svi_enum",
+]

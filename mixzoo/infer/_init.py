@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from numpyro import handlers
@@ -43,6 +45,13 @@ def _kmeans_pp(key, data, k):
 
 
 def initial_values(model, data, model_kwargs, structure, key, n_restarts: int, init: str) -> dict:
+    """Constrained initial values of every global site, each with a leading (n_restarts,) axis,
+    computed in one compiled call (see :func:`_initial_values`)."""
+    run = functools.partial(_initial_values, model, model_kwargs, structure, n_restarts, init)
+    return jax.jit(run)(data, key)
+
+
+def _initial_values(model, model_kwargs, structure, n_restarts: int, init: str, data, key) -> dict:
     """Constrained initial values of every global site, each with a leading (n_restarts,) axis.
 
     Location sites (see :class:`ModelStructure`) start at data points (``init="data"``) or at a
@@ -62,7 +71,7 @@ def initial_values(model, data, model_kwargs, structure, key, n_restarts: int, i
         trace = handlers.trace(handlers.seed(unobserved, k)).get_trace(data, **model_kwargs)
         return {s: trace[s]["value"] for s in structure.global_sites}
 
-    drawn = jax.jit(jax.vmap(prior_draw))(jax.random.split(key_prior, n_restarts))
+    drawn = jax.vmap(prior_draw)(jax.random.split(key_prior, n_restarts))
     odd = jnp.arange(n_restarts) % 2 == 1
     draw = _data_points if init == "data" else _kmeans_pp
     keys = jax.random.split(key_locs, n_restarts)
@@ -80,7 +89,13 @@ def initial_values(model, data, model_kwargs, structure, key, n_restarts: int, i
 
 def prior_spread(model, data, model_kwargs, structure, key, to_unconstrained: dict) -> dict:
     """Robust spread (1.4826 x median absolute deviation) of each global site's prior draws,
-    mapped to unconstrained space; same shapes as the sites. Degenerate spreads become 1."""
+    mapped to unconstrained space; same shapes as the sites. Degenerate spreads become 1.
+    One compiled call."""
+    run = functools.partial(_prior_spread, model, model_kwargs, structure, to_unconstrained)
+    return jax.jit(run)(data, key)
+
+
+def _prior_spread(model, model_kwargs, structure, to_unconstrained, data, key) -> dict:
     hidden = {structure.enum_site: jnp.zeros(data.shape[0], jnp.int32)}
 
     def one(k):
@@ -89,7 +104,7 @@ def prior_spread(model, data, model_kwargs, structure, key, to_unconstrained: di
         )
         return {s: to_unconstrained[s](trace[s]["value"]) for s in structure.global_sites}
 
-    draws = jax.jit(jax.vmap(one))(jax.random.split(key, SPREAD_DRAWS))
+    draws = jax.vmap(one)(jax.random.split(key, SPREAD_DRAWS))
 
     def mad(x):
         spread = 1.4826 * jnp.median(jnp.abs(x - jnp.median(x, axis=0)), axis=0)

@@ -1,4 +1,5 @@
-"""MAP estimation: AutoDelta + TraceEnum_ELBO, best of many vectorised initialisations."""
+"""MAP estimation, best of many vectorised initialisations; the assignment summed out analytically
+(``MixtureSameFamily``) or by enumeration (AutoDelta + ``TraceEnum_ELBO``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from numpyro import handlers
 from numpyro.distributions import constraints
 from numpyro.distributions.transforms import biject_to
-from numpyro.infer import TraceEnum_ELBO, init_to_median
-from numpyro.infer.autoguide import AutoDelta
 
-from .._validation import check_int, check_positive
+from .._validation import check_bool, check_int, check_positive
+from ._data import full_data_hyperparameters, marginal_kwargs, place_data, resolve_marginalise
 from ._init import initial_values, prior_spread
+from ._objective import global_guide, negative_log_joint  # noqa: F401  (global_guide re-exported)
 from ._structure import inspect_model, mixture_weights, site_values
 
 #: A fitted component whose weight falls below this is reported as collapsed.
@@ -44,15 +44,6 @@ class MAPResult(NamedTuple):
     model_kwargs: dict
 
 
-def global_guide(model, structure):
-    """An AutoDelta over the global sites of ``model`` (the enumerated site stays in the model)."""
-    visible = set(structure.global_sites) | {
-        frame.name for site in structure.global_sites for frame in structure.trace[site]["cond_indep_stack"]
-    }
-    blocked = handlers.block(handlers.seed(model, 0), hide_fn=lambda site: site.get("name") not in visible)
-    return AutoDelta(blocked, init_loc_fn=init_to_median)
-
-
 def fit_map(
     model,
     data,
@@ -63,12 +54,14 @@ def fit_map(
     num_steps: int = 1000,
     learning_rate: float = 0.1,
     seed: int = 0,
+    marginalise: str | None = None,
+    shard_data: bool | None = None,
     **model_kwargs,
 ) -> MAPResult:
-    """MAP fit of ``model(data, **model_kwargs)`` with the assignment marginalised by enumeration.
+    """MAP fit of ``model(data, **model_kwargs)`` with the assignment marginalised.
 
     ``n_restarts`` initialisations (component locations at random data points for
-    ``init="data"``, or k-means++ seeding for ``init="kmeans++"``; the other sites at their prior
+    ``init="data"``, at a k-means++ seeding for ``init="kmeans++"``; the other sites at their prior
     median in half of them, drawn from the prior in the other half, simplex sites uniform) are
     scored in one vectorised loss evaluation. The ``n_best`` with the lowest initial loss (half
     from each half) are optimised side by side (one vmapped ``lax.scan``) with Adam
@@ -81,6 +74,13 @@ def fit_map(
     ``n_best=1`` is close to the NumPyro tutorial's rule (optimise the best initial value only).
 
     :param data: shape (N,) or (N, D) as the model expects.
+    :param marginalise: how the assignment is summed out: ``"analytic"`` (the model called with
+        ``marginal=True``, ``MixtureSameFamily``), ``"enumerate"`` (``TraceEnum_ELBO``), or
+        ``None``: analytic when the model has a ``marginal`` keyword, else enumerate. Both give
+        the same objective and gradients; analytic is faster.
+    :param shard_data: split the data over all devices along N (``jax.sharding``, 1-D mesh);
+        ``None`` shards when there is more than one device. Same result as one device up to
+        float rounding.
     :returns: :class:`MAPResult`.
     """
     n_restarts = check_int(n_restarts, name="n_restarts", minimum=1)
@@ -89,58 +89,55 @@ def fit_map(
     check_positive(learning_rate, name="learning_rate")
     if init not in ("data", "kmeans++"):
         raise ValueError(f"init must be 'data' or 'kmeans++'; got {init!r}")
-    structure = inspect_model(model, data, model_kwargs)
-    data = jnp.asarray(data, dtype=jnp.result_type(float))
+    if shard_data is not None:
+        check_bool(shard_data, name="shard_data")
+    marginalise = resolve_marginalise(model, marginalise)
+    structure = inspect_model(model, data, model_kwargs)  # the enumerated form; validates data
+    host_data = np.asarray(data, dtype=np.dtype(jnp.result_type(float)))
+    # the data-derived priors of the full data, so that padded or sharded data change nothing
+    fit_kwargs = full_data_hyperparameters(model, host_data, model_kwargs)
+    form_kwargs = marginal_kwargs(fit_kwargs, marginalise)
     key_init, key_spread = jax.random.split(jax.random.PRNGKey(seed))
+    local = jnp.asarray(host_data)
+    placed, mask = place_data(host_data, shard_data)
 
-    guide = global_guide(model, structure)
-    handlers.seed(guide, 0)(data, **model_kwargs)  # build the guide's prototype once
-    elbo = TraceEnum_ELBO(max_plate_nesting=structure.max_plate_nesting)
-    names = {site: f"{site}_auto_loc" for site in structure.global_sites}
-    supports = {site: structure.trace[site]["fn"].support for site in structure.global_sites}
-
-    def loss(constrained, data):
-        params = {names[s]: v for s, v in constrained.items()}
-        return elbo.loss(jax.random.PRNGKey(0), params, model, guide, data, **model_kwargs)
-
-    starts = initial_values(model, data, model_kwargs, structure, key_init, n_restarts, init)
-    init_losses = jax.jit(jax.vmap(loss, in_axes=(0, None)))(starts, data)
+    loss = negative_log_joint(model, local, fit_kwargs, structure, marginalise)
+    starts = initial_values(model, local, form_kwargs, structure, key_init, n_restarts, init)
+    init_losses = _score(loss, starts, placed, mask, structure.n_components)
     candidates = _candidates(np.asarray(init_losses), n_best)
 
-    to_unconstrained = {s: biject_to(supports[s]).inv for s in names}
-    to_constrained = {s: biject_to(supports[s]) for s in names}
-    u0 = {s: to_unconstrained[s](starts[s][candidates]) for s in names}
-    spread = prior_spread(model, data, model_kwargs, structure, key_spread, to_unconstrained)
-    # Adam in coordinates standardised by the prior spread: gradients are multiplied by the
-    # spread before Adam and the step by the spread after it, so that Adam (and its eps) sees
-    # the same numbers whatever the units of the data.
-    optimiser = optax.chain(
-        _scale_by(spread),
-        optax.scale_by_adam(b1=0.8, b2=0.99),
-        optax.scale_by_schedule(optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.01)),
-        optax.scale(-1.0),
-        _scale_by(spread),
-    )
+    supports = {site: structure.trace[site]["fn"].support for site in structure.global_sites}
+    to_unconstrained = {s: biject_to(supports[s]).inv for s in supports}
+    to_constrained = {s: biject_to(supports[s]) for s in supports}
+    u0 = {s: to_unconstrained[s](starts[s][candidates]) for s in supports}
+    spread = prior_spread(model, local, form_kwargs, structure, key_spread, to_unconstrained)
+    optimiser = preconditioned_adam(spread, learning_rate, num_steps)
     losses, grad_norms, u = _optimise(
-        lambda u, data: loss({s: to_constrained[s](v) for s, v in u.items()}, data), u0, data, optimiser, num_steps
+        lambda u, data, mask: loss({s: to_constrained[s](v) for s, v in u.items()}, data, mask),
+        u0,
+        placed,
+        mask,
+        optimiser,
+        num_steps,
     )
     fits = [{s: to_constrained[s](v[i]) for s, v in u.items()} for i in range(len(candidates))]
-    collapsed = [_collapsed_components(model, data, model_kwargs, fit, structure) for fit in fits]
+    collapsed = [_collapsed_components(model, host_data, model_kwargs, fit, structure) for fit in fits]
     final = np.nan_to_num(np.asarray(losses[:, -1]), nan=np.inf)
     intact = [i for i in range(len(fits)) if not collapsed[i].size]
     chosen = min(intact or range(len(fits)), key=lambda i: final[i])
     if collapsed[chosen].size:
-        weights = np.asarray(mixture_weights(model, data, model_kwargs, fits[chosen], structure))
+        weights = np.asarray(mixture_weights(model, host_data, model_kwargs, fits[chosen], structure))
         warnings.warn(
             f"fit_map: component(s) {collapsed[chosen].tolist()} collapsed to weight < {COLLAPSE_WEIGHT} "
             f"in all {len(fits)} optimised restarts (weights {np.round(weights, 4).tolist()}). The fit uses "
-            "fewer components than asked; with a weight concentration below 1 the MAP objective is "
-            "unbounded at the edge of the simplex. Use weight_concentration >= 1, fewer components, or fit_nuts.",
+            "fewer components than asked; with a weight (or DP) concentration below 1 the MAP objective is "
+            "unbounded at the edge of the simplex. Use weight_concentration >= 1, fewer components, more "
+            "n_best candidates, or fit_nuts.",
             RuntimeWarning,
             stacklevel=2,
         )
     return MAPResult(
-        params=site_values(model, data, model_kwargs, fits[chosen]),
+        params=site_values(model, host_data, model_kwargs, fits[chosen]),
         losses=losses[chosen],
         grad_norms={s: g[chosen] for s, g in grad_norms.items()},
         init_losses=init_losses,
@@ -148,6 +145,38 @@ def fit_map(
         model=model,
         model_kwargs=dict(model_kwargs),
     )
+
+
+def preconditioned_adam(spread: dict, learning_rate: float, num_steps: int) -> optax.GradientTransformation:
+    """Adam in coordinates standardised by the prior spread: gradients are multiplied by the
+    spread before Adam and the step by the spread after it, so that Adam (and its eps) sees
+    the same numbers whatever the units of the data. Cosine-decayed learning rate."""
+    return optax.chain(
+        _scale_by(spread),
+        optax.scale_by_adam(b1=0.8, b2=0.99),
+        optax.scale_by_schedule(optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.01)),
+        optax.scale(-1.0),
+        _scale_by(spread),
+    )
+
+
+#: Restarts are scored in chunks of at most this many (restarts x points x components) numbers.
+SCORE_CHUNK_ELEMENTS = 2**25
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4, 5))
+def _score_jit(loss, starts, data, mask, chunk, scale):
+    return jax.lax.map(lambda start: loss(start, data, mask, scale), starts, batch_size=chunk)
+
+
+def _score(loss, starts, data, mask, n_components, scale=1.0):
+    """Loss of every start (leading axis R of ``starts``) in one compiled call: vmapped in
+    chunks, so that memory stays bounded by ``SCORE_CHUNK_ELEMENTS`` for large N. ``scale``
+    multiplies the likelihood (N / n when ``data`` is a subsample of n points)."""
+    n_restarts = jax.tree_util.tree_leaves(starts)[0].shape[0]
+    per_restart = int(np.prod(data.shape)) * n_components
+    chunk = int(max(1, min(n_restarts, SCORE_CHUNK_ELEMENTS // per_restart)))
+    return _score_jit(loss, starts, data, mask, chunk, float(scale))
 
 
 def _candidates(init_losses: np.ndarray, n_best: int) -> np.ndarray:
@@ -167,14 +196,14 @@ def _scale_by(spread: dict) -> optax.GradientTransformation:
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4))
-def _optimise(loss_fn, u0, data, optimiser, num_steps):
+@functools.partial(jax.jit, static_argnums=(0, 4, 5))
+def _optimise(loss_fn, u0, data, mask, optimiser, num_steps):
     """Run ``num_steps`` optimiser steps in one compiled ``lax.scan`` for each start in ``u0``
-    (leading axis: candidates, optimised side by side with ``vmap``)."""
+    (leading axis: candidates, optimised side by side with ``vmap``); ``loss_fn(u, data, mask)``."""
 
     def step(carry, _):
         u, state = carry
-        value, grads = jax.value_and_grad(loss_fn)(u, data)
+        value, grads = jax.value_and_grad(loss_fn)(u, data, mask)
         updates, state = optimiser.update(grads, state, u)
         norms = {s: jnp.sqrt(jnp.sum(g**2)) for s, g in grads.items()}
         return (optax.apply_updates(u, updates), state), (value, norms)
@@ -187,10 +216,15 @@ def _optimise(loss_fn, u0, data, optimiser, num_steps):
 
 
 def _collapsed_components(model, data, model_kwargs, latent, structure) -> np.ndarray:
-    """Indices of components below ``COLLAPSE_WEIGHT`` in a finite mixture (one whose weights
-    are a simplex-valued site); always empty for a truncated DP, whose tail is meant to be empty."""
+    """Indices of collapsed components: in a finite mixture (one whose weights are a
+    simplex-valued site) those below ``COLLAPSE_WEIGHT``; in any mixture with K > 1, all but
+    one when a single component holds more than 1 - ``COLLAPSE_WEIGHT`` of the weight (the
+    run-off of a truncated DP whose concentration fell below 1: its stick density is unbounded
+    at 1). The empty tail of a truncated DP is not a collapse."""
+    weights = np.asarray(mixture_weights(model, data, model_kwargs, latent, structure))
+    if weights.size > 1 and weights.max() > 1 - COLLAPSE_WEIGHT:
+        return np.flatnonzero(np.arange(weights.size) != weights.argmax())
     finite = any(structure.trace[s]["fn"].support is constraints.simplex for s in structure.global_sites)
     if not finite:
         return np.array([], dtype=int)
-    weights = np.asarray(mixture_weights(model, data, model_kwargs, latent, structure))
     return np.flatnonzero(weights < COLLAPSE_WEIGHT)

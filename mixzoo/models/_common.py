@@ -85,6 +85,30 @@ def loc_scale_priors(data, *, loc_mean, loc_sd, scale_median, scale_log_sd) -> L
     )
 
 
+#: The hyperparameters whose defaults are derived from the data (see :func:`default_hyperparameters`).
+DATA_DERIVED_HYPERPARAMETERS = ("loc_mean", "loc_sd", "scale_median")
+
+
+def default_hyperparameters(data) -> dict:
+    """The data-derived defaults of the module docstring as explicit values, computed in
+    float64 from concrete data of shape (N,) or (N, D): ``loc_mean`` and ``loc_sd`` and
+    ``scale_median`` are floats (1-D data) or arrays of shape (D,).
+
+    Passing them to a model together with a subset of the data gives the model the priors of
+    the full data: this is how the minibatch and sharded drivers keep the priors of the full
+    data set while the model only sees a batch (or a padded copy) of it.
+    """
+    arr = np.asarray(data, dtype=np.float64)
+    center, spread = arr.mean(axis=0), arr.std(axis=0)
+    spread = np.where(spread > 0, spread, np.max(spread))
+    values = {
+        "loc_mean": center,
+        "loc_sd": DEFAULT_LOC_SD_FACTOR * spread,
+        "scale_median": DEFAULT_SCALE_MEDIAN_FACTOR * spread,
+    }
+    return {k: (float(v) if np.ndim(v) == 0 else v.astype(np.float32)) for k, v in values.items()}
+
+
 def observe(weights, locs, scales, data, n: int, *, marginal: bool) -> None:
     """The likelihood shared by all models.
 

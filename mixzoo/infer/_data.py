@@ -1,0 +1,131 @@
+"""Where the data goes: analytic marginalisation, full-data priors, minibatch weights, devices.
+
+* :func:`marginal_kwargs`: the model keywords of the analytic (``MixtureSameFamily``) form.
+* :func:`full_data_hyperparameters`: the data-derived prior defaults computed once on the
+  full data and passed explicitly, so a model that only sees a batch keeps the full data's priors.
+* :class:`DataPlateWeights`: scales (minibatch: N / B) and masks (padding) the sites inside
+  the data plates only; the priors of the global sites are untouched.
+* :func:`place_data`: shards the data over a 1-D device mesh (padded to a multiple of the
+  number of devices, the padding masked out).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from numpyro.primitives import Messenger
+
+from ..models._common import DATA_DERIVED_HYPERPARAMETERS, default_hyperparameters
+
+#: Mesh axis name of the data dimension.
+DATA_AXIS = "data"
+
+
+def _accepts(model, keyword: str) -> bool:
+    try:
+        params = inspect.signature(model).parameters
+    except (TypeError, ValueError):
+        return False
+    return keyword in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def supports_marginal(model) -> bool:
+    """True if ``model`` takes a ``marginal`` keyword (the mixzoo model contract)."""
+    try:
+        return "marginal" in inspect.signature(model).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def resolve_marginalise(model, marginalise) -> str:
+    """``None`` -> ``"analytic"`` when the model supports it, else ``"enumerate"``."""
+    if marginalise is None:
+        return "analytic" if supports_marginal(model) else "enumerate"
+    if marginalise not in ("analytic", "enumerate"):
+        raise ValueError(f"marginalise must be 'analytic', 'enumerate' or None; got {marginalise!r}")
+    if marginalise == "analytic" and not supports_marginal(model):
+        name = getattr(model, "__name__", type(model).__name__)
+        raise ValueError(
+            f"marginalise='analytic' needs a model with a 'marginal' keyword; got model {name} without one "
+            "(use marginalise='enumerate')"
+        )
+    return marginalise
+
+
+def marginal_kwargs(model_kwargs: dict, marginalise: str) -> dict:
+    """The model keywords of the form that ``marginalise`` names."""
+    return dict(model_kwargs, marginal=True) if marginalise == "analytic" else dict(model_kwargs)
+
+
+def full_data_hyperparameters(model, data, model_kwargs: dict) -> dict:
+    """``model_kwargs`` with every data-derived hyperparameter the model accepts and the user
+    left unset filled in from the full ``data`` (see
+    :func:`mixzoo.models._common.default_hyperparameters`)."""
+    missing = [k for k in DATA_DERIVED_HYPERPARAMETERS if model_kwargs.get(k) is None and _accepts(model, k)]
+    if not missing:
+        return dict(model_kwargs)
+    defaults = default_hyperparameters(data)
+    return dict(model_kwargs, **{k: defaults[k] for k in missing})
+
+
+class DataPlateWeights(Messenger):
+    """Scale and mask the sample sites that sit in one of the plates ``plates`` (by name).
+
+    ``scale``: a Python float (N / B for a minibatch of B out of N points). ``mask``: ``None``
+    or a bool array (N,) over the data plate (False for padding points).
+    """
+
+    def __init__(self, fn=None, *, plates=(), scale: float = 1.0, mask=None):
+        self.plates = {frame.name: frame.dim for frame in plates}
+        self.scale = float(scale)
+        self.mask = mask
+        super().__init__(fn)
+
+    def process_message(self, msg):
+        if msg["type"] != "sample":
+            return
+        dims = [f.dim for f in msg["cond_indep_stack"] if f.name in self.plates]
+        if not dims:
+            return
+        if self.scale != 1.0:
+            msg["scale"] = self.scale if msg.get("scale") is None else self.scale * msg["scale"]
+        if self.mask is not None:
+            dim = dims[0]
+            msg["fn"] = msg["fn"].mask(jnp.reshape(self.mask, (-1,) + (1,) * (-dim - 1)))
+
+
+def data_mesh(devices=None) -> Mesh:
+    """A 1-D mesh over ``devices`` (default: all devices of all processes)."""
+    return Mesh(np.asarray(jax.devices() if devices is None else devices), (DATA_AXIS,))
+
+
+def place_data(data: np.ndarray, shard: bool | None):
+    """Put ``data`` (N, ...) on the devices: ``(array, mask)``.
+
+    Unsharded (``shard=False``, or ``None`` with one device): the array as is and ``mask=None``.
+    Sharded (``shard=True``, or ``None`` with several devices): the data padded with copies of
+    its first point to a multiple of the number of devices and split over a 1-D mesh along N;
+    ``mask`` (N_padded,) is False on the padding. Built with ``make_array_from_callback``, so
+    under ``jax.distributed`` every process passes the same full data and keeps only its shards.
+    """
+    n_devices = jax.device_count()
+    if shard is None:
+        shard = n_devices > 1
+    if not shard or n_devices == 1:
+        return jnp.asarray(data, dtype=jnp.result_type(float)), None
+    data = np.asarray(data, dtype=np.dtype(jnp.result_type(float)))
+    n = data.shape[0]
+    pad = (-n) % n_devices
+    padded = np.concatenate([data, np.repeat(data[:1], pad, axis=0)]) if pad else data
+    mask = np.arange(n + pad) < n
+    mesh = data_mesh()
+
+    def put(x):
+        sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS, *([None] * (x.ndim - 1))))
+        return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+    return put(padded), (put(mask) if pad else None)

@@ -1,0 +1,102 @@
+"""Reading user data from CSV files and writing result folders atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DATASETS, load
+
+MISSING = {"", "na", "nan", "null", "none", "?"}
+
+
+def read_csv(path, columns=None, *, min_rows: int = 2) -> tuple[np.ndarray, list]:
+    """Read numeric columns of a CSV file with a header row.
+
+    :param columns: column names to keep (default: all columns).
+    :returns: ``(values, names)``: values of shape (N,) for one column, (N, D) for several.
+    :raises FileNotFoundError: the file does not exist.
+    :raises ValueError: empty file, unknown column, missing or non-numeric cell, or fewer
+        than ``min_rows`` rows; the message names the file, row (1-based, header = row 1),
+        column and value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+    with path.open(newline="") as fh:
+        rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"data file {str(path)!r} is empty; it must have a header row and at least {min_rows} data rows")
+    header = [h.strip() for h in rows[0]]
+    wanted = header if columns is None else list(columns)
+    unknown = [c for c in wanted if c not in header]
+    if unknown:
+        raise ValueError(f"columns {unknown} not found in {str(path)!r}; its columns are {header}")
+    idx = [header.index(c) for c in wanted]
+    body = rows[1:]
+    if len(body) < min_rows:
+        raise ValueError(f"data file {str(path)!r} must have at least {min_rows} data rows; got {len(body)}")
+    values = np.empty((len(body), len(idx)))
+    for r, row in enumerate(body):
+        for j, i in enumerate(idx):
+            cell = row[i].strip() if i < len(row) else ""
+            where = f"{str(path)!r} row {r + 2}, column {wanted[j]!r}"
+            if cell.lower() in MISSING:
+                raise ValueError(f"missing value in {where}: every cell of the data columns must hold a number")
+            try:
+                values[r, j] = float(cell)
+            except ValueError:
+                raise ValueError(f"non-numeric value {cell!r} in {where}: every cell of the data columns must hold a number") from None
+            if not np.isfinite(values[r, j]):
+                raise ValueError(f"non-finite value {cell!r} in {where}: every cell must be a finite number")
+    return (values[:, 0] if values.shape[1] == 1 else values), wanted
+
+
+def load_data(source: str, columns=None) -> tuple[np.ndarray, list, str]:
+    """A bundled data set name (see :func:`mixzoo.datasets.available`) or a CSV path.
+
+    :returns: ``(values, column names, label)``.
+    """
+    if source in DATASETS:
+        names = list(DATASETS[source].columns if not columns else columns)
+        unknown = [c for c in names if c not in DATASETS[source].columns]
+        if unknown:
+            raise ValueError(f"columns {unknown} not found in data set {source!r}; its columns are {list(DATASETS[source].columns)}")
+        return load(source, names), names, source
+    if not (source.endswith(".csv") or os.sep in source or Path(source).exists()):
+        raise ValueError(f"data must be a bundled data set {sorted(DATASETS)} or a path to a CSV file; got {source!r}")
+    values, names = read_csv(source, columns)
+    return values, names, Path(source).stem
+
+
+@contextlib.contextmanager
+def atomic_output_dir(path, *, overwrite: bool = False):
+    """Yield a temporary folder beside ``path``; on success it is renamed to ``path``.
+
+    Nothing is written at ``path`` until everything succeeded, so an interrupted run leaves no
+    half-written file. An existing ``path`` is an error unless ``overwrite``; then it is
+    replaced only after the new folder is complete.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"output folder {str(path)!r} already exists; choose another --out or pass --overwrite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if path.exists():
+        old = path.parent / f".{path.name}.old-{os.getpid()}"
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

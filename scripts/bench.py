@@ -1,0 +1,255 @@
+"""mixzoo benchmarks (issue 6): prints one table, each row measured in this run.
+
+    python scripts/bench.py            # the full run recorded in BENCHMARKS.md (~10 min on 2 cores)
+    python scripts/bench.py --quick    # a short version: N = 3,800, no fit_map row, vectorized NUTS only
+
+Rows: (1) best-of-100 initialisation, vectorised vs the NumPyro tutorial's Python loop;
+(2) DP-GMM on seed 000 data, mixzoo fit_map / fit_svi vs scikit-learn's
+BayesianGaussianMixture (dirichlet_process, same number of components): wall time including
+compilation, held-out average log-likelihood on 10,000 fresh points; (3) per-step time of the
+MAP loss-and-gradient, TraceEnum_ELBO and analytic vs a hand-written jitted kernel;
+(4) collapsed NUTS effective samples per second on the galaxy data, 4 chains; (5) minibatch
+SVI on 10,000,000 points (full run only). Times include compilation unless said otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mixzoo import datasets, dirichlet_gmm, dp_gmm, fit_map, fit_nuts, fit_svi
+
+ROWS = []
+
+
+def row(section, what, value, note=""):
+    ROWS.append((section, what, value, note))
+    print(f"  {section:<10} {what:<58} {value:>14}  {note}", flush=True)
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    jax.block_until_ready(jax.tree_util.tree_leaves(out if not hasattr(out, "_asdict") else out.params))
+    return out, time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------- 1. restarts
+TUTORIAL = dict(n_components=2, shared_scale=True, weight_concentration=0.5, loc_mean=0.0, loc_sd=10.0, scale_median=1.0, scale_log_sd=2.0)
+
+
+def tutorial_loop(data, n_restarts):
+    """The NumPyro GMM tutorial's initialisation: one AutoDelta + TraceEnum_ELBO loss per seed."""
+    from numpyro import handlers
+    from numpyro.infer import TraceEnum_ELBO, init_to_value
+    from numpyro.infer.autoguide import AutoDelta
+
+    data = jnp.asarray(data)
+    k = TUTORIAL["n_components"]
+    elbo = TraceEnum_ELBO()
+
+    def model(data):
+        return dirichlet_gmm(data, **TUTORIAL)
+
+    def initialize(seed):
+        init_values = {
+            "weights": jnp.ones(k) / k,
+            "scale": jnp.sqrt(data.var() / 2),
+            "locs": data[jax.random.categorical(jax.random.PRNGKey(seed), jnp.ones(len(data)) / len(data), shape=(k,))],
+        }
+        global_model = handlers.block(
+            handlers.seed(model, jax.random.PRNGKey(0)), hide_fn=lambda site: site["name"] not in ["weights", "scale", "locs", "components"]
+        )
+        guide = AutoDelta(global_model, init_loc_fn=init_to_value(values=init_values))
+        handlers.seed(guide, jax.random.PRNGKey(0))(data)
+        return float(elbo.loss(jax.random.PRNGKey(0), {}, model, guide, data))
+
+    return min((initialize(seed), seed) for seed in range(n_restarts))
+
+
+def vectorised_restarts(data, n_restarts):
+    """mixzoo's restart phase: all initial values drawn and scored in compiled vmapped calls."""
+    from mixzoo.infer._data import full_data_hyperparameters, marginal_kwargs
+    from mixzoo.infer._init import initial_values
+    from mixzoo.infer._objective import negative_log_joint
+    from mixzoo.infer._structure import inspect_model
+    from mixzoo.infer.map import _score
+
+    structure = inspect_model(dirichlet_gmm, data, TUTORIAL)
+    kwargs = full_data_hyperparameters(dirichlet_gmm, data, TUTORIAL)
+    x = jnp.asarray(data, dtype=jnp.float32)
+    starts = initial_values(dirichlet_gmm, x, marginal_kwargs(kwargs, "analytic"), structure, jax.random.PRNGKey(0), n_restarts, "data")
+    losses = _score(negative_log_joint(dirichlet_gmm, x, kwargs, structure, "analytic"), starts, x, None, 2)
+    return float(jnp.min(losses)), int(jnp.argmin(losses))
+
+
+def bench_restarts(quick):
+    data = datasets.tutorial_data()
+    n = 100
+    (loop_loss, _), t_loop = timed(tutorial_loop, data, 11 if quick else n)
+    if quick:  # the first seed pays one-off costs: extrapolate from seeds 2..11
+        _, t_first = timed(tutorial_loop, data + 0.5, 1)
+        t_loop = t_first + (n - 1) * max(t_loop - t_first, 0.0) / 10
+    (vec_loss, _), t_vec = timed(vectorised_restarts, data, n)
+    row("restarts", "tutorial Python loop, best of 100 (s)", f"{t_loop:.2f}", "extrapolated from 11 seeds" if quick else f"best loss {loop_loss:.3f}")
+    row("restarts", "mixzoo vectorised, best of 100 (s, incl. compile)", f"{t_vec:.2f}", f"best loss {vec_loss:.3f}")
+    verdict = "MET" if t_loop / t_vec >= 20 else "NOT MET"
+    row("restarts", "speed-up (target >= 20x)", f"{t_loop / t_vec:.1f}x", "no verdict in --quick (extrapolated)" if quick else verdict)
+
+
+# ---------------------------------------------------------------- 2. DP-GMM vs scikit-learn
+def avg_loglik(params, fresh):
+    fit = {k: np.asarray(params[k]) for k in ("weights", "locs", "scales")}
+    return float(datasets.true_log_density(fresh, fit).mean())
+
+
+def bench_dp(quick):
+    from sklearn.mixture import BayesianGaussianMixture
+
+    truncation = 20
+    fresh = datasets.seed_000(seed=7)[0][:10_000]
+    truth = float(datasets.true_log_density(fresh, datasets.SEED_000).mean())
+    row("dp-gmm", "held-out avg log-lik of the true mixture (nats)", f"{truth:.4f}", "10,000 fresh points")
+    sizes = [3_800] if quick else [19_000, 100_000, 1_000_000]
+    for n in sizes:
+        x, _ = datasets.seed_000(base=n // 19)
+        label = f"N={x.size:,}"
+        # fit_map defaults (100 restarts, 4 candidates, 1000 steps) up to 1e5 points; lighter at 1e6
+        map_kw = dict(num_steps=300) if quick else (dict(n_best=2, num_steps=300) if x.size > 100_000 else {})
+        if quick:  # fit_map skipped in the quick run (compilation alone is ~10 s)
+            t_map, ll_map = float("nan"), -float("inf")
+        else:
+            fit, t_map = timed(fit_map, dp_gmm, x, truncation=truncation, **map_kw)
+            ll_map = avg_loglik(fit.params, fresh)
+            row("dp-gmm", f"{label} mixzoo fit_map {map_kw or '(defaults)'} (s)", f"{t_map:.1f}", f"log-lik {ll_map:.4f}")
+        steps, batch = (500, 2_000) if quick else (3000, 10_000)
+        svi, t_svi = timed(fit_svi, dp_gmm, x, truncation=truncation, batch_size=batch, num_steps=steps, num_samples=100)
+        ll_svi = avg_loglik(svi.params, fresh)
+        row("dp-gmm", f"{label} mixzoo fit_svi, B={batch:,}, {steps} steps (s)", f"{t_svi:.1f}", f"log-lik {ll_svi:.4f}")
+        max_iter = 100 if x.size <= 100_000 else 20
+        sk = BayesianGaussianMixture(n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sk.fit(x[:, None])
+        t_sk = time.perf_counter() - t0
+        ll_sk = float(sk.score(fresh[:, None]))
+        conv = "converged" if sk.converged_ else f"not converged in {sk.n_iter_} iter"
+        row("dp-gmm", f"{label} sklearn BayesianGaussianMixture (s)", f"{t_sk:.1f}", f"log-lik {ll_sk:.4f} ({conv})")
+        best = t_svi if quick else min(t_map, t_svi)
+        gap = ll_sk - max(ll_map, ll_svi)
+        verdict = ""
+        if x.size == 100_000:
+            verdict = "MET" if (t_sk / best >= 10 and gap <= 0.005) else "NOT MET"
+            verdict += " (target >= 10x, log-lik gap <= 0.005)"
+        if quick:
+            row("dp-gmm", f"{label} speed-up svi vs sklearn", f"{t_sk / t_svi:.2f}x")
+            row("dp-gmm", f"{label} log-lik sklearn - mixzoo svi (nats)", f"{ll_sk - ll_svi:+.4f}")
+        else:
+            row("dp-gmm", f"{label} speed-up map / svi vs sklearn", f"{t_sk / t_map:.1f}x / {t_sk / t_svi:.1f}x", verdict)
+            row("dp-gmm", f"{label} log-lik sklearn - mixzoo map / svi (nats)", f"{ll_sk - ll_map:+.4f} / {ll_sk - ll_svi:+.4f}")
+
+
+# ---------------------------------------------------------------- 3. per-step overhead
+def bench_step(quick):
+    from numpyro.distributions.transforms import biject_to
+
+    from mixzoo.infer._objective import negative_log_joint
+    from mixzoo.infer._structure import inspect_model
+
+    n, k = (50_000 if quick else 1_000_000), 10
+    x = np.random.default_rng(0).normal(size=n) * 3.0
+    kwargs = dict(n_components=k, loc_mean=0.0, loc_sd=6.0, scale_median=0.75)
+    structure = inspect_model(dirichlet_gmm, x[:1000], kwargs)
+    data = jnp.asarray(x, dtype=jnp.float32)
+    to_c = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
+    u = {"weights": jnp.zeros(k - 1), "locs": jnp.linspace(-5, 5, k), "scales": jnp.zeros(k)}
+
+    def mixzoo_step(form):
+        loss = negative_log_joint(dirichlet_gmm, data[:1000], kwargs, structure, form)
+        return jax.jit(jax.value_and_grad(lambda u, d: loss({s: to_c[s](v) for s, v in u.items()}, d)))
+
+    def hand_written(u, d):
+        w = to_c["weights"](u["weights"])
+        locs, scales = u["locs"], jnp.exp(u["scales"])
+        z = (d[:, None] - locs) / scales
+        comp = -0.5 * z**2 - jnp.log(scales) - 0.5 * jnp.log(2 * jnp.pi)
+        loglik = jnp.sum(jax.nn.logsumexp(jnp.log(w) + comp, axis=1))
+        prior = jnp.sum(-0.5 * (locs / 6.0) ** 2) + jnp.sum(-0.5 * (u["scales"] - jnp.log(0.75)) ** 2)
+        return -(loglik + prior)
+
+    def per_step(fn):
+        jax.block_until_ready(fn(u, data))
+        reps = 5 if quick else 20
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(u, data))
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times))
+
+    t_hand = per_step(jax.jit(jax.value_and_grad(hand_written)))
+    t_enum = per_step(mixzoo_step("enumerate"))
+    t_ana = per_step(mixzoo_step("analytic"))
+    row("step", f"hand-written value_and_grad, N={n:,}, K={k} (ms)", f"{1e3 * t_hand:.1f}", "median, compiled")
+    row("step", "TraceEnum_ELBO MAP step (ms)", f"{1e3 * t_enum:.1f}", f"{t_enum / t_hand:.2f}x hand-written")
+    row("step", "analytic MixtureSameFamily MAP step, the default (ms)", f"{1e3 * t_ana:.1f}", f"{t_ana / t_hand:.2f}x hand-written")
+    row("step", "default path overhead (target <= 1.2x)", f"{t_ana / t_hand:.2f}x", "MET" if t_ana / t_hand <= 1.2 else "NOT MET")
+
+
+# ---------------------------------------------------------------- 4. NUTS
+def bench_nuts(quick):
+    import arviz as az
+
+    x = datasets.load("galaxy")
+    k = 3 if quick else 4
+    draws = 50 if quick else 500
+    for method in ("vectorized",) if quick else ("vectorized", "sequential"):
+        res, t = timed(fit_nuts, dirichlet_gmm, x, n_components=k, num_warmup=draws, num_samples=draws, num_chains=4, chain_method=method)
+        locs = np.sort(np.asarray(res.samples["locs"]), axis=-1)  # relabel each draw by sorting
+        ess = az.ess(az.convert_to_dataset({"locs": locs}), method="bulk")["locs"].values
+        row("nuts", f"galaxy K={k}, 4 chains {method}, {draws}+{draws} draws (s)", f"{t:.1f}", f"min bulk ESS {ess.min():.0f}")
+        row("nuts", f"  ESS/s ({method})", f"{ess.min() / t:.1f}", "relabelled locs, min over components")
+
+
+# ---------------------------------------------------------------- 5. 10 million points
+def bench_ten_million():
+    x, _ = datasets.seed_000(base=526_316)  # 10,000,004 points
+    fresh = datasets.seed_000(seed=7)[0][:10_000]
+    truth = float(datasets.true_log_density(fresh, datasets.SEED_000).mean())
+    res, t = timed(fit_svi, dp_gmm, x, truncation=20, batch_size=10_000, num_steps=3000, num_samples=100)
+    gap = truth - avg_loglik(res.params, fresh)
+    row("1e7", f"fit_svi dp_gmm on {x.size:,} points, B=10,000, 3000 steps (s)", f"{t:.1f}", f"log-lik gap to truth {gap:+.4f}")
+    row("1e7", "target: within 0.01 nats in < 2 min", "MET" if (abs(gap) <= 0.01 and t < 120) else "NOT MET")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="sub-minute version")
+    args = parser.parse_args(argv)
+    import numpyro
+    import sklearn
+
+    print(
+        f"mixzoo bench{' --quick' if args.quick else ''}: {platform.processor() or platform.machine()}, "
+        f"{jax.device_count()} {jax.default_backend()} device(s); python {platform.python_version()}, "
+        f"jax {jax.__version__}, numpyro {numpyro.__version__}, scikit-learn {sklearn.__version__}"
+    )
+    t0 = time.perf_counter()
+    bench_restarts(args.quick)
+    bench_step(args.quick)
+    bench_dp(args.quick)
+    bench_nuts(args.quick)
+    if not args.quick:
+        bench_ten_million()
+    print(f"total {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""CSV reading and atomic output folders."""
+
+import numpy as np
+import pytest
+
+from mixzoo.io import atomic_output_dir, load_data, read_csv
+
+
+def test_read_csv_columns_and_shapes(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("a,b,c\n1,2,3\n4,5,6\n\n7,8,9\n")
+    values, names = read_csv(f)
+    np.testing.assert_array_equal(values, [[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    assert names == ["a", "b", "c"]
+    one, names = read_csv(f, ["b"])
+    np.testing.assert_array_equal(one, [2, 5, 8])
+    assert names == ["b"]
+
+
+def test_load_data_bundled_and_path(tmp_path):
+    x, names, label = load_data("faithful", ["waiting"])
+    assert x.shape == (272,) and names == ["waiting"] and label == "faithful"
+    f = tmp_path / "mine.csv"
+    f.write_text("v\n1\n2\n3\n")
+    x, names, label = load_data(str(f))
+    assert x.tolist() == [1.0, 2.0, 3.0] and label == "mine"
+
+
+def test_failed_run_leaves_nothing(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        with atomic_output_dir(out) as tmp:
+            (tmp / "half.csv").write_text("1,2")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overwrite_replaces_only_when_complete(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with pytest.raises(FileExistsError, match="already exists; choose another --out or pass --overwrite"):
+        with atomic_output_dir(out):
+            pass
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output_dir(out, overwrite=True) as tmp:
+            (tmp / "new.txt").write_text("new")
+            raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and (out / "old.txt").read_text() == "old"
+    with atomic_output_dir(out, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

@@ -1,0 +1,227 @@
+"""Performance paths: analytic marginalisation, minibatch SVI, compile-once drivers, devices."""
+
+import functools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpyro.distributions.transforms import biject_to
+
+from mixzoo import classify, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map, fit_svi
+from mixzoo.infer._data import full_data_hyperparameters
+from mixzoo.infer._init import initial_values
+from mixzoo.infer._objective import negative_log_joint
+from mixzoo.infer._structure import inspect_model
+
+RNG = np.random.default_rng(1)
+X1 = np.concatenate([RNG.normal(-3, 1, 40), RNG.normal(2, 0.5, 60)])
+X2 = np.c_[X1, RNG.normal(0, 2, X1.size)]
+
+CASES = [
+    (dirichlet_gmm, X1, {"n_components": 3}),
+    (dirichlet_gmm, X1, {"n_components": 3, "shared_scale": True}),
+    (dp_gmm, X1, {"truncation": 5}),
+    (diag_gmm, X2, {"n_components": 3}),
+]
+
+
+def _objectives(model, data, kwargs):
+    structure = inspect_model(model, data, kwargs)
+    x = jnp.asarray(data, dtype=jnp.float32)
+    starts = initial_values(model, x, kwargs, structure, jax.random.PRNGKey(3), 4, "data")
+    to_c = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
+    unconstrained = {s: to_c[s].inv(v) for s, v in starts.items()}
+
+    def in_u(form):
+        loss = negative_log_joint(model, x, kwargs, structure, form)
+        return jax.vmap(jax.value_and_grad(lambda u: loss({s: to_c[s](v) for s, v in u.items()}, x)))(unconstrained)
+
+    return in_u("analytic"), in_u("enumerate")
+
+
+@pytest.mark.parametrize("model,data,kwargs", CASES, ids=["dirichlet", "dirichlet_shared", "dp", "diag"])
+def test_analytic_and_enumerated_objectives_agree(model, data, kwargs):
+    """Same negative log joint and same gradients (unconstrained space) at 4 restarts' values."""
+    (va, ga), (ve, ge) = _objectives(model, data, kwargs)
+    np.testing.assert_allclose(va, ve, rtol=1e-5)
+    for site in ga:
+        scale = np.abs(np.asarray(ge[site])).max()
+        np.testing.assert_allclose(ga[site], ge[site], rtol=1e-4, atol=1e-5 * scale, err_msg=site)
+
+
+def test_fit_map_default_is_analytic_and_matches_enumerate():
+    a = fit_map(dirichlet_gmm, X1, n_components=3, n_restarts=8, num_steps=100)
+    e = fit_map(dirichlet_gmm, X1, n_components=3, n_restarts=8, num_steps=100, marginalise="enumerate")
+    np.testing.assert_allclose(a.init_losses, e.init_losses, rtol=1e-5)
+    assert a.best_restart == e.best_restart
+    np.testing.assert_allclose(a.losses, e.losses, rtol=1e-4)
+    np.testing.assert_allclose(a.params["locs"], e.params["locs"], atol=1e-3)
+
+
+def test_minibatch_likelihood_scaling_is_unbiased():
+    """Priors once plus N/B times the batch likelihood: the mean over a partition of the data
+    into equal batches is the full-data objective."""
+    kwargs = full_data_hyperparameters(dp_gmm, X1, {"truncation": 5})
+    structure = inspect_model(dp_gmm, X1, kwargs)
+    x = jnp.asarray(X1, dtype=jnp.float32)
+    start = initial_values(dp_gmm, x, kwargs, structure, jax.random.PRNGKey(0), 1, "data")
+    start = {s: v[0] for s, v in start.items()}
+    loss = negative_log_joint(dp_gmm, x, kwargs, structure, "analytic")
+    batches = x[RNG.permutation(x.size)].reshape(4, -1)
+    pieces = [float(loss(start, b, None, 4.0)) for b in batches]
+    np.testing.assert_allclose(np.mean(pieces), float(loss(start, x)), rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def seed_004():
+    return datasets.seed_004()
+
+
+@pytest.fixture(scope="module")
+def svi_seed_004(seed_004):
+    return fit_svi(diag_gmm, seed_004[0], n_components=3, batch_size=256, num_steps=2000, num_samples=500)
+
+
+def test_fit_svi_minibatch_recovers_seed_004(svi_seed_004, seed_004):
+    res = svi_seed_004
+    truth = datasets.SEED_004["locs"]
+    locs = np.asarray(res.params["locs"])
+    # 1,000 points per cluster: SE of a mean ~0.03; the minibatch noise adds little
+    np.testing.assert_allclose(locs[np.lexsort(locs.T[::-1])], truth[np.lexsort(truth.T[::-1])], atol=0.1)
+    np.testing.assert_allclose(res.params["weights"], 1 / 3, atol=0.03)
+    assert res.batch_size == 256 and res.losses.shape == (2000,)
+    assert np.mean(np.asarray(res.losses[-200:])) < np.mean(np.asarray(res.losses[:50]))
+    assert res.samples["locs"].shape == (500, 3, 2) and res.samples["weights"].shape == (500, 3)
+    # posterior sd of a mean ~ 1/sqrt(1000): mean-field SVI gets the order of magnitude
+    sd = np.asarray(res.samples["locs"]).std(axis=0)
+    assert (sd > 0.005).all() and (sd < 0.1).all()
+    # the data-derived priors are those of the full data, not of a batch
+    np.testing.assert_allclose(res.model_kwargs["loc_mean"], seed_004[0].mean(axis=0), rtol=1e-5)
+    z = np.asarray(classify(res, seed_004[0]))
+    agree = max(np.mean(z == np.array(p)[seed_004[1]]) for p in __import__("itertools").permutations(range(3)))
+    assert agree > 0.98
+
+
+def _counting(model):
+    """``model`` wrapped to count its Python calls (each trace calls it once)."""
+
+    @functools.wraps(model)
+    def wrapped(*args, **kwargs):
+        wrapped.calls += 1
+        return model(*args, **kwargs)
+
+    wrapped.calls = 0
+    return wrapped
+
+
+def test_fit_map_compiles_once_per_call():
+    """The model is traced the same number of times whatever the number of restarts and steps:
+    no retracing per restart or per step."""
+    counts = []
+    for n_restarts, num_steps in [(6, 5), (60, 200)]:
+        m = _counting(dirichlet_gmm)
+        fit_map(m, X1, n_components=2, n_restarts=n_restarts, num_steps=num_steps)
+        counts.append(m.calls)
+    assert counts[0] == counts[1], counts
+    assert counts[0] <= 20, counts
+
+
+def test_fit_svi_compiles_once_per_call():
+    counts = []
+    for batch_size, num_steps in [(10, 5), (None, 300)]:  # minibatch and full batch
+        m = _counting(dirichlet_gmm)
+        fit_svi(m, X1, n_components=2, batch_size=batch_size, num_steps=num_steps, num_samples=20)
+        counts.append(m.calls)
+    assert counts[0] == counts[1], counts
+    assert counts[0] <= 20, counts
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc,pattern",
+    [
+        ({"batch_size": 0}, ValueError, r"batch_size must be an integer >= 1; got 0"),
+        ({"batch_size": 10.5}, TypeError, r"batch_size must be an integer >= 1; got 10.5 of type float"),
+        ({"batch_size": 101}, ValueError, r"batch_size must be an integer between 1 and the number of points \(100\) or None; got 101"),
+        ({"num_steps": 0}, ValueError, r"num_steps must be an integer >= 1; got 0"),
+        ({"learning_rate": -0.1}, ValueError, r"learning_rate must be a finite number > 0; got -0.1"),
+        ({"num_samples": "many"}, TypeError, r"num_samples must be an integer >= 1; got 'many' of type str"),
+        ({"n_restarts": 0}, ValueError, r"n_restarts must be an integer >= 1; got 0"),
+        ({"init_scale": 0.0}, ValueError, r"init_scale must be a finite number > 0; got 0.0"),
+        ({"seed": -1}, ValueError, r"seed must be an integer >= 0; got -1"),
+        ({"shard_data": "yes"}, TypeError, r"shard_data must be True or False; got 'yes'"),
+        ({"init": {"locs": 0}}, TypeError, r"init must be None or a MAPResult from fit_map; got dict"),
+    ],
+)
+def test_fit_svi_options(kwargs, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fit_svi(dirichlet_gmm, X1, **kwargs)
+
+
+def test_fit_svi_checks_data():
+    with pytest.raises(ValueError, match=r"data must contain only finite numbers; got NaN at index 3"):
+        fit_svi(dirichlet_gmm, np.r_[X1[:3], np.nan, X1[4:]], batch_size=10)
+
+
+def test_fit_svi_needs_marginal_keyword():
+    def my_model(data, k=2):
+        pass
+
+    with pytest.raises(ValueError, match=r"marginalise='analytic' needs a model with a 'marginal' keyword; got model my_model"):
+        fit_svi(my_model, X1)
+
+
+def test_marginalise_option_checked():
+    with pytest.raises(ValueError, match=r"marginalise must be 'analytic', 'enumerate' or None; got 'funsor'"):
+        fit_map(dirichlet_gmm, X1, marginalise="funsor")
+
+
+MULTI_DEVICE = textwrap.dedent(
+    """
+    import json, numpy as np, jax
+    from mixzoo import datasets, dirichlet_gmm, fit_map, fit_svi, fit_nuts
+    from mixzoo.infer._data import place_data
+    out = {"devices": jax.device_count()}
+    g = datasets.load("galaxy")                     # N = 82: padded to 84 on 4 devices
+    placed, mask = place_data(g, None)
+    out["shards"] = len(placed.sharding.device_set)
+    out["padding"] = int((~np.asarray(mask)).sum())
+    def diff(a, b):
+        return max(float(np.max(np.abs(np.asarray(a[k]) - np.asarray(b[k])))) for k in a)
+    kw = dict(n_components=3, n_restarts=8, num_steps=200)
+    one, many = fit_map(dirichlet_gmm, g, shard_data=False, **kw), fit_map(dirichlet_gmm, g, **kw)
+    out["map_params"] = diff(one.params, many.params)
+    out["map_loss"] = float(np.max(np.abs(one.losses - many.losses) / np.abs(one.losses)))
+    kw = dict(n_components=3, num_steps=200, num_samples=10, n_restarts=8)
+    one, many = fit_svi(dirichlet_gmm, g, shard_data=False, **kw), fit_svi(dirichlet_gmm, g, **kw)
+    out["svi_params"] = diff(one.params, many.params)
+    # NUTS amplifies rounding differences along its trajectories: compare the first draws
+    kw = dict(n_components=3, num_warmup=0, num_samples=3, num_chains=4)
+    par, seq = fit_nuts(dirichlet_gmm, g, **kw), fit_nuts(dirichlet_gmm, g, chain_method="sequential", **kw)
+    out["nuts_method"] = par.mcmc.chain_method
+    out["nuts_params"] = diff(par.samples, seq.samples)
+    print("RESULT", json.dumps(out))
+    """
+)
+
+
+def test_sharded_fits_equal_single_device():
+    """Under 4 forced CPU devices: data sharded (and padded) over the devices; MAP, full-batch
+    SVI equal their single-device counterparts to 1e-4; parallel NUTS chains start on the same
+    trajectories as sequential ones (their first draws to 1e-3: NUTS amplifies rounding)."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", MULTI_DEVICE], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert out["devices"] == 4 and out["shards"] == 4 and out["padding"] == 2
+    assert out["map_params"] < 1e-4 and out["map_loss"] < 1e-4, out
+    assert out["svi_params"] < 1e-4, out
+    assert out["nuts_method"] == "parallel"
+    assert out["nuts_params"] < 1e-3, out
