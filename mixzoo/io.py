@@ -75,6 +75,12 @@ def load_data(source: str, columns=None) -> tuple[np.ndarray, list, str]:
     return values, names, Path(source).stem
 
 
+def check_output_free(path, *, overwrite: bool = False) -> None:
+    """Raise ``FileExistsError`` if ``path`` exists and ``overwrite`` is not set."""
+    if path is not None and Path(path).exists() and not overwrite:
+        raise FileExistsError(f"output folder {str(path)!r} already exists; choose another --out or pass --overwrite")
+
+
 @contextlib.contextmanager
 def atomic_output_dir(path, *, overwrite: bool = False):
     """Yield a temporary folder beside ``path``; on success it is renamed to ``path``.
@@ -84,8 +90,7 @@ def atomic_output_dir(path, *, overwrite: bool = False):
     replaced only after the new folder is complete.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output folder {str(path)!r} already exists; choose another --out or pass --overwrite")
+    check_output_free(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 
 from mixzoo import _cli  # noqa: E402
-from mixzoo.io import atomic_output_dir  # noqa: E402
+from mixzoo.io import atomic_output_dir, check_output_free  # noqa: E402
 
 
 def build_parser():
@@ -38,8 +38,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.out is not None and os.path.exists(args.out) and not args.overwrite:
-        raise FileExistsError(f"output folder {args.out!r} already exists; choose another --out or pass --overwrite")
+    check_output_free(args.out, overwrite=args.overwrite)  # before any work
     data, names, label, model_name, kwargs = _cli.resolve_data(args)
     from mixzoo import MODELS, classify, fit_map  # JAX loads only once the options and data are valid
     from mixzoo.diagnostics import responsibilities
