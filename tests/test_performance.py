@@ -16,7 +16,7 @@ from numpyro.distributions.transforms import biject_to
 
 from mixzoo import classify, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map, fit_svi
 from mixzoo.infer._data import full_data_hyperparameters
-from mixzoo.infer._init import initial_values
+from mixzoo.infer._init import restart_values
 from mixzoo.infer._objective import negative_log_joint
 from mixzoo.infer._structure import inspect_model
 
@@ -35,7 +35,7 @@ CASES = [
 def _objectives(model, data, kwargs):
     structure = inspect_model(model, data, kwargs)
     x = jnp.asarray(data, dtype=jnp.float32)
-    starts = initial_values(model, x, kwargs, structure, jax.random.PRNGKey(3), 4, "data")
+    starts = restart_values(model, x, kwargs, structure, jax.random.PRNGKey(3), 4, "data").starts
     to_c = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
     unconstrained = {s: to_c[s].inv(v) for s, v in starts.items()}
 
@@ -71,7 +71,7 @@ def test_minibatch_likelihood_scaling_is_unbiased():
     kwargs = full_data_hyperparameters(dp_gmm, X1, {"truncation": 5})
     structure = inspect_model(dp_gmm, X1, kwargs)
     x = jnp.asarray(X1, dtype=jnp.float32)
-    start = initial_values(dp_gmm, x, kwargs, structure, jax.random.PRNGKey(0), 1, "data")
+    start = restart_values(dp_gmm, x, kwargs, structure, jax.random.PRNGKey(0), 1, "data").starts
     start = {s: v[0] for s, v in start.items()}
     loss = negative_log_joint(dp_gmm, x, kwargs, structure, "analytic")
     batches = x[RNG.permutation(x.size)].reshape(4, -1)

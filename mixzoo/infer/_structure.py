@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from numpyro import handlers
 from numpyro.distributions import constraints
+from numpyro.distributions.transforms import biject_to
 
 
 class ModelStructure(NamedTuple):
@@ -18,7 +19,7 @@ class ModelStructure(NamedTuple):
     sample sites, in model order; ``deterministic_sites``: the deterministic sites;
     ``location_sites``: global sites with real support and shape (K,) + event shape of the data;
     ``data_frames``: the plates the enumerated site sits in; ``max_plate_nesting``;
-    ``trace``: the trace itself (values drawn from the prior with a fixed seed).
+    ``trace``: the trace itself, every latent sample site at :func:`origin` (no sampler runs).
     """
 
     enum_site: str
@@ -42,10 +43,27 @@ def _categorical(fn):
     return fn
 
 
+def origin(site):
+    """``substitute_fn`` giving each latent sample site a value in its support without running
+    its sampler: the image of 0 under ``biject_to(support)`` (zeros for a discrete site), with
+    the site's full shape; ``None`` (no substitution) for every other site and for sites that
+    already have a value (set by an inner handler)."""
+    if site["type"] != "sample" or site["is_observed"] or site["value"] is not None:
+        return None
+    fn = site["fn"]
+    shape = fn.shape(site["kwargs"].get("sample_shape", ()))
+    if fn.support.is_discrete:
+        return jnp.zeros(shape, jnp.int32)
+    transform = biject_to(fn.support)
+    return transform(jnp.zeros(transform.inverse_shape(shape)))
+
+
 def inspect_model(model, data, model_kwargs: dict) -> ModelStructure:
     """Trace ``model(data, **model_kwargs)`` once with concrete data (this also runs the
-    model's own argument checks) and classify its sites."""
-    trace = handlers.trace(handlers.seed(model, jax.random.PRNGKey(0))).get_trace(data, **model_kwargs)
+    model's own argument checks) and classify its sites. The latent sites are set by
+    :func:`origin`, so no sampler is run (or compiled) here."""
+    at_origin = handlers.substitute(model, substitute_fn=origin)
+    trace = handlers.trace(handlers.seed(at_origin, jax.random.PRNGKey(0))).get_trace(data, **model_kwargs)
     enum = [name for name, site in trace.items() if _is_enumerated(site)]
     if len(enum) != 1:
         raise ValueError(
@@ -84,26 +102,24 @@ def inspect_model(model, data, model_kwargs: dict) -> ModelStructure:
     )
 
 
-def site_values(model, data, model_kwargs: dict, latent: dict) -> dict:
-    """All global and deterministic site values of ``model`` with ``latent`` substituted.
+#: Data points the model sees in :func:`fitted_sites` (the site values do not depend on them).
+SITE_POINTS = 16
 
-    ``latent`` maps global site names to values (unbatched); the result adds the
-    deterministic sites (e.g. the stick-breaking ``weights`` of ``dp_gmm``).
+
+def fitted_sites(model, data, model_kwargs: dict, latent: dict, enum_site: str):
+    """``(values, weights)`` of ``model`` with the global sites set to ``latent``: ``values``
+    maps every global and deterministic site (e.g. the stick-breaking ``weights`` of
+    ``dp_gmm``) to its value, ``weights`` (K,) are the probabilities of the enumerated site
+    ``enum_site``'s Categorical. ``latent``: global site name -> value (unbatched); ``data``:
+    (N, ...), of which the model sees the first ``SITE_POINTS`` (``model_kwargs`` should hold
+    the full data's hyperparameters). Runs no sampler; traced inside the drivers' compiled calls.
     """
-    trace = handlers.trace(handlers.substitute(handlers.seed(model, jax.random.PRNGKey(0)), data=latent)).get_trace(
-        data, **model_kwargs
-    )
-    return {
+    fixed = handlers.substitute(handlers.substitute(model, data=latent), substitute_fn=origin)
+    trace = handlers.trace(fixed).get_trace(data[:SITE_POINTS], **model_kwargs)
+    values = {
         name: site["value"]
         for name, site in trace.items()
         if (site["type"] == "deterministic")
         or (site["type"] == "sample" and not site["is_observed"] and not _is_enumerated(site))
     }
-
-
-def mixture_weights(model, data, model_kwargs: dict, latent: dict, structure: ModelStructure):
-    """The probabilities of the enumerated site's Categorical given ``latent``; shape (K,)."""
-    trace = handlers.trace(handlers.substitute(handlers.seed(model, jax.random.PRNGKey(0)), data=latent)).get_trace(
-        data, **model_kwargs
-    )
-    return _categorical(trace[structure.enum_site]["fn"]).probs
+    return values, _categorical(trace[enum_site]["fn"]).probs

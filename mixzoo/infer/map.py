@@ -16,9 +16,9 @@ from numpyro.distributions.transforms import biject_to
 
 from .._validation import check_bool, check_int, check_positive
 from ._data import full_data_hyperparameters, marginal_kwargs, place_data, resolve_marginalise
-from ._init import initial_values, prior_spread
+from ._init import restart_values
 from ._objective import global_guide, negative_log_joint  # noqa: F401  (global_guide re-exported)
-from ._structure import inspect_model, mixture_weights, site_values
+from ._structure import fitted_sites, inspect_model
 
 #: A fitted component whose weight falls below this is reported as collapsed.
 COLLAPSE_WEIGHT = 1e-3
@@ -97,49 +97,44 @@ def fit_map(
     # the data-derived priors of the full data, so that padded or sharded data change nothing
     fit_kwargs = full_data_hyperparameters(model, host_data, model_kwargs)
     form_kwargs = marginal_kwargs(fit_kwargs, marginalise)
-    key_init, key_spread = jax.random.split(jax.random.PRNGKey(seed))
     local = jnp.asarray(host_data)
     placed, mask = place_data(host_data, shard_data)
 
     loss = negative_log_joint(model, local, fit_kwargs, structure, marginalise)
-    starts = initial_values(model, local, form_kwargs, structure, key_init, n_restarts, init)
+    starts, spread = restart_values(model, local, form_kwargs, structure, jax.random.PRNGKey(seed), n_restarts, init)
     init_losses = _score(loss, starts, placed, mask, structure.n_components)
     candidates = _candidates(np.asarray(init_losses), n_best)
 
-    supports = {site: structure.trace[site]["fn"].support for site in structure.global_sites}
-    to_unconstrained = {s: biject_to(supports[s]).inv for s in supports}
-    to_constrained = {s: biject_to(supports[s]) for s in supports}
-    u0 = {s: to_unconstrained[s](starts[s][candidates]) for s in supports}
-    spread = prior_spread(model, local, form_kwargs, structure, key_spread, to_unconstrained)
-    optimiser = preconditioned_adam(spread, learning_rate, num_steps)
-    losses, grad_norms, u = _optimise(
-        lambda u, data, mask: loss({s: to_constrained[s](v) for s, v in u.items()}, data, mask),
-        u0,
-        placed,
-        mask,
-        optimiser,
-        num_steps,
+    bijections = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
+    constrain = functools.partial(_apply, bijections)
+    steps = _Steps(
+        unconstrain=functools.partial(_apply, {s: b.inv for s, b in bijections.items()}),
+        loss=lambda u, data, mask: loss(constrain(u), data, mask),
+        finish=lambda u, data: fitted_sites(model, data, fit_kwargs, constrain(u), structure.enum_site),
+        optimiser=preconditioned_adam(spread, learning_rate, num_steps),
+        num_steps=num_steps,
     )
-    fits = [{s: to_constrained[s](v[i]) for s, v in u.items()} for i in range(len(candidates))]
-    collapsed = [_collapsed_components(model, host_data, model_kwargs, fit, structure) for fit in fits]
-    final = np.nan_to_num(np.asarray(losses[:, -1]), nan=np.inf)
-    intact = [i for i in range(len(fits)) if not collapsed[i].size]
-    chosen = min(intact or range(len(fits)), key=lambda i: final[i])
+    start = {s: np.asarray(v)[candidates] for s, v in starts.items()}
+    losses, grad_norms, (sites, weights) = jax.tree_util.tree_map(np.asarray, _optimise(steps, start, placed, mask))
+    collapsed = [_collapsed_components(w, structure) for w in weights]
+    final = np.nan_to_num(losses[:, -1], nan=np.inf)
+    intact = [i for i in range(len(candidates)) if not collapsed[i].size]
+    chosen = min(intact or range(len(candidates)), key=lambda i: final[i])
     if collapsed[chosen].size:
-        weights = np.asarray(mixture_weights(model, host_data, model_kwargs, fits[chosen], structure))
         warnings.warn(
             f"fit_map: component(s) {collapsed[chosen].tolist()} collapsed to weight < {COLLAPSE_WEIGHT} "
-            f"in all {len(fits)} optimised restarts (weights {np.round(weights, 4).tolist()}). The fit uses "
-            "fewer components than asked; with a weight (or DP) concentration below 1 the MAP objective is "
+            f"in all {len(candidates)} optimised restarts (weights {np.round(weights[chosen], 4).tolist()}). The fit "
+            "uses fewer components than asked; with a weight (or DP) concentration below 1 the MAP objective is "
             "unbounded at the edge of the simplex. Use weight_concentration >= 1, fewer components, more "
             "n_best candidates, or fit_nuts.",
             RuntimeWarning,
             stacklevel=2,
         )
+    pick = functools.partial(jax.tree_util.tree_map, lambda v: jnp.asarray(v[chosen]))
     return MAPResult(
-        params=site_values(model, host_data, model_kwargs, fits[chosen]),
-        losses=losses[chosen],
-        grad_norms={s: g[chosen] for s, g in grad_norms.items()},
+        params=pick(sites),
+        losses=pick(losses),
+        grad_norms=pick(grad_norms),
         init_losses=init_losses,
         best_restart=int(candidates[chosen]),
         model=model,
@@ -196,32 +191,53 @@ def _scale_by(spread: dict) -> optax.GradientTransformation:
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4, 5))
-def _optimise(loss_fn, u0, data, mask, optimiser, num_steps):
-    """Run ``num_steps`` optimiser steps in one compiled ``lax.scan`` for each start in ``u0``
-    (leading axis: candidates, optimised side by side with ``vmap``); ``loss_fn(u, data, mask)``."""
+class _Steps(NamedTuple):
+    """The static part of :func:`_optimise` (hashable: functions and numbers).
+    ``unconstrain(constrained) -> u``; ``loss(u, data, mask) -> ()``; ``finish(u, data) ->
+    (site values, mixture weights (K,))``; ``optimiser``; ``num_steps``."""
+
+    unconstrain: Callable
+    loss: Callable
+    finish: Callable
+    optimiser: optax.GradientTransformation
+    num_steps: int
+
+
+def _apply(transforms: dict, values: dict) -> dict:
+    """``{s: transforms[s](values[s])}``."""
+    return {s: transforms[s](v) for s, v in values.items()}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _optimise(steps: _Steps, start, data, mask):
+    """One compiled call for the candidates in ``start`` (site name -> constrained values with a
+    leading candidate axis C), optimised side by side (``vmap``), each with ``steps.num_steps``
+    optimiser steps in a ``lax.scan`` in unconstrained space. Returns the (C, num_steps)
+    losses, the gradient norms (site name -> (C, num_steps)) and ``steps.finish`` of each
+    optimum (site values with a leading C axis, mixture weights (C, K))."""
+    optimiser = steps.optimiser
 
     def step(carry, _):
         u, state = carry
-        value, grads = jax.value_and_grad(loss_fn)(u, data, mask)
+        value, grads = jax.value_and_grad(steps.loss)(u, data, mask)
         updates, state = optimiser.update(grads, state, u)
         norms = {s: jnp.sqrt(jnp.sum(g**2)) for s, g in grads.items()}
         return (optax.apply_updates(u, updates), state), (value, norms)
 
-    def run(u0):
-        (u, _), (losses, norms) = jax.lax.scan(step, (u0, optimiser.init(u0)), None, length=num_steps)
-        return losses, norms, u
+    def run(start):
+        u0 = steps.unconstrain(start)
+        (u, _), (losses, norms) = jax.lax.scan(step, (u0, optimiser.init(u0)), None, length=steps.num_steps)
+        return losses, norms, steps.finish(u, data)
 
-    return jax.vmap(run)(u0)
+    return jax.vmap(run)(start)
 
 
-def _collapsed_components(model, data, model_kwargs, latent, structure) -> np.ndarray:
+def _collapsed_components(weights: np.ndarray, structure) -> np.ndarray:
     """Indices of collapsed components: in a finite mixture (one whose weights are a
     simplex-valued site) those below ``COLLAPSE_WEIGHT``; in any mixture with K > 1, all but
     one when a single component holds more than 1 - ``COLLAPSE_WEIGHT`` of the weight (the
     run-off of a truncated DP whose concentration fell below 1: its stick density is unbounded
-    at 1). The empty tail of a truncated DP is not a collapse."""
-    weights = np.asarray(mixture_weights(model, data, model_kwargs, latent, structure))
+    at 1). The empty tail of a truncated DP is not a collapse. ``weights``: (K,)."""
     if weights.size > 1 and weights.max() > 1 - COLLAPSE_WEIGHT:
         return np.flatnonzero(np.arange(weights.size) != weights.argmax())
     finite = any(structure.trace[s]["fn"].support is constraints.simplex for s in structure.global_sites)

@@ -18,20 +18,19 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from numpyro.distributions.transforms import biject_to
 from numpyro.infer.util import potential_energy
 
 from .._validation import check_bool, check_int, check_positive
 from ._data import DataPlateWeights, full_data_hyperparameters, marginal_kwargs, place_data, resolve_marginalise
-from ._init import initial_values, prior_spread
+from ._init import restart_values
 from ._objective import negative_log_joint
-from ._structure import inspect_model, site_values
-from .map import MAPResult, _score, preconditioned_adam
+from ._structure import fitted_sites, inspect_model
+from .map import MAPResult, _apply, _score, preconditioned_adam
 
 #: The default start is the best of ``n_restarts`` initial values scored on this many points.
 INIT_POINTS = 10_000
-#: Data points kept to evaluate deterministic sites (their value does not depend on the data).
-_SITE_POINTS = 16
 
 
 class SVIResult(NamedTuple):
@@ -113,49 +112,61 @@ def fit_svi(
     fit_kwargs = full_data_hyperparameters(model, host_data, model_kwargs)
     form_kwargs = marginal_kwargs(fit_kwargs, "analytic")
 
-    key_init, key_spread, key_fit, key_draw = jax.random.split(jax.random.PRNGKey(seed), 4)
+    key_init, key_fit = jax.random.split(jax.random.PRNGKey(seed))
     rng = np.random.default_rng(seed)
     few = jnp.asarray(host_data[rng.choice(n, min(n, INIT_POINTS), replace=False)])
-    supports = {s: structure.trace[s]["fn"].support for s in structure.global_sites}
-    to_unconstrained = {s: biject_to(supports[s]).inv for s in supports}
-    to_constrained = {s: biject_to(supports[s]) for s in supports}
-    spread = prior_spread(model, few, form_kwargs, structure, key_spread, to_unconstrained)
+    starts, spread = restart_values(model, few, form_kwargs, structure, key_init, n_restarts if init is None else 1, "data")
     if init is None:
-        starts = initial_values(model, few, form_kwargs, structure, key_init, n_restarts, "data")
         objective = negative_log_joint(model, few, fit_kwargs, structure, "analytic")
         scores = np.nan_to_num(np.asarray(_score(objective, starts, few, None, structure.n_components, n / few.shape[0])), nan=np.inf)
-        start = {s: v[int(np.argmin(scores))] for s, v in starts.items()}
+        start = {s: np.asarray(v)[int(np.argmin(scores))] for s, v in starts.items()}
     else:
-        start = {s: jnp.asarray(init.params[s]) for s in supports}
-    variational = {
-        "loc": {s: to_unconstrained[s](v) for s, v in start.items()},
-        "log_scale": {s: jnp.log(init_scale * spread[s]) for s in supports},
-    }
+        start = {s: np.asarray(init.params[s]) for s in structure.global_sites}
 
     if batch_size < n:
         placed, mask = jnp.asarray(host_data), None
     else:
         placed, mask = place_data(host_data, shard_data)
-    neg_elbo = functools.partial(_negative_elbo, model, form_kwargs, structure.data_frames, to_constrained)
-    optimiser = preconditioned_adam(
-        {"loc": spread, "log_scale": jax.tree_util.tree_map(jnp.ones_like, spread)}, learning_rate, num_steps
+    bijections = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
+    constrain = functools.partial(_apply, bijections)
+    steps = _Steps(
+        unconstrain=functools.partial(_apply, {s: b.inv for s, b in bijections.items()}),
+        neg_elbo=functools.partial(_negative_elbo, model, form_kwargs, structure.data_frames),
+        sites=lambda u, data: fitted_sites(model, data, fit_kwargs, constrain(u), structure.enum_site)[0],
+        optimiser=preconditioned_adam(
+            {"loc": spread, "log_scale": jax.tree_util.tree_map(jnp.ones_like, spread)}, learning_rate, num_steps
+        ),
+        n=n,
+        batch_size=batch_size,
+        num_steps=num_steps,
+        num_samples=num_samples,
     )
-    variational, losses = _run(neg_elbo, optimiser, variational, placed, mask, key_fit, n, batch_size, num_steps)
-
-    sites = functools.partial(_all_sites, model, form_kwargs, to_constrained)
-    few_points = few[:_SITE_POINTS]
-    loc, sd = variational["loc"], jax.tree_util.tree_map(jnp.exp, variational["log_scale"])
-    eps = _standard_normal(key_draw, loc, (num_samples,))
-    draws = {s: loc[s] + sd[s] * eps[s] for s in loc}
+    log_scale = {s: jnp.log(init_scale * v) for s, v in spread.items()}
+    loc, sd, losses, params, samples = _run(steps, start, log_scale, placed, mask, key_fit)
     return SVIResult(
-        params=jax.jit(sites)(loc, few_points),
+        params=params,
         guide_params={"loc": loc, "scale": sd},
-        samples=jax.jit(jax.vmap(sites, in_axes=(0, None)))(draws, few_points),
+        samples=samples,
         losses=losses,
         batch_size=batch_size,
         model=model,
         model_kwargs=fit_kwargs,
     )
+
+
+class _Steps(NamedTuple):
+    """The static part of :func:`_run` (hashable: functions and numbers). ``unconstrain``:
+    constrained site values -> unconstrained; ``neg_elbo``: see :func:`_negative_elbo`;
+    ``sites(u, data)``: every global and deterministic site at unconstrained values ``u``."""
+
+    unconstrain: Callable
+    neg_elbo: Callable
+    sites: Callable
+    optimiser: optax.GradientTransformation
+    n: int
+    batch_size: int
+    num_steps: int
+    num_samples: int
 
 
 def _standard_normal(key, like: dict, shape=()) -> dict:
@@ -164,7 +175,7 @@ def _standard_normal(key, like: dict, shape=()) -> dict:
     return {s: jax.random.normal(k, shape + jnp.shape(v)) for k, (s, v) in zip(keys, sorted(like.items()))}
 
 
-def _negative_elbo(model, model_kwargs, plates, to_constrained, variational, data, mask, key, scale):
+def _negative_elbo(model, model_kwargs, plates, variational, data, mask, key, scale):
     """One-draw reparameterised estimate of -ELBO for the mean-field Normal ``variational``
     (``loc`` and ``log_scale``, unconstrained) on ``data`` (a batch of B points, likelihood
     multiplied by ``scale`` = N / B). The entropy term is exact."""
@@ -177,29 +188,34 @@ def _negative_elbo(model, model_kwargs, plates, to_constrained, variational, dat
     return energy - entropy
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 6, 7, 8))
-def _run(neg_elbo, optimiser, variational, data, mask, key, n, batch_size, num_steps):
-    """``num_steps`` SVI steps in one ``lax.scan``; each step draws ``batch_size`` of the ``n``
-    points with replacement (``randint``) unless the batch is the full data.
-    Returns the fitted variational parameters and the (num_steps,) losses."""
+@functools.partial(jax.jit, static_argnums=0)
+def _run(steps: _Steps, start, log_scale, data, mask, key):
+    """The whole fit in one compiled call: ``steps.num_steps`` SVI steps in a ``lax.scan`` from
+    the variational means at ``start`` (constrained) and log standard deviations ``log_scale``;
+    each step draws ``steps.batch_size`` of the ``steps.n`` points with replacement
+    (``randint``) unless the batch is the full data. Returns the fitted means and standard
+    deviations (unconstrained), the (num_steps,) losses, the site values at the variational
+    median and ``steps.num_samples`` draws from the variational posterior."""
+    n, batch_size, optimiser = steps.n, steps.batch_size, steps.optimiser
     scale = n / batch_size
+    key_fit, key_draw = jax.random.split(key)
 
     def step(carry, i):
         variational, state = carry
-        key_batch, key_eps = jax.random.split(jax.random.fold_in(key, i))
+        key_batch, key_eps = jax.random.split(jax.random.fold_in(key_fit, i))
         if batch_size < n:
             batch = data[jax.random.randint(key_batch, (batch_size,), 0, n)]
         else:
             batch = data
-        value, grads = jax.value_and_grad(neg_elbo)(variational, batch, mask, key_eps, scale)
+        value, grads = jax.value_and_grad(steps.neg_elbo)(variational, batch, mask, key_eps, scale)
         updates, state = optimiser.update(grads, state, variational)
         return (jax.tree_util.tree_map(jnp.add, variational, updates), state), value
 
-    (variational, _), losses = jax.lax.scan(step, (variational, optimiser.init(variational)), jnp.arange(num_steps))
-    return variational, losses
+    variational = {"loc": steps.unconstrain(start), "log_scale": log_scale}
+    carry = (variational, optimiser.init(variational))
+    (variational, _), losses = jax.lax.scan(step, carry, jnp.arange(steps.num_steps))
+    loc, sd = variational["loc"], jax.tree_util.tree_map(jnp.exp, variational["log_scale"])
+    eps = _standard_normal(key_draw, loc, (steps.num_samples,))
+    draws = {s: loc[s] + sd[s] * eps[s] for s in loc}
+    return loc, sd, losses, steps.sites(loc, data), jax.vmap(steps.sites, (0, None))(draws, data)
 
-
-def _all_sites(model, model_kwargs, to_constrained, unconstrained, data):
-    """Constrained values of the global sites plus the deterministic sites (e.g. the DP weights)."""
-    latent = {s: to_constrained[s](v) for s, v in unconstrained.items()}
-    return site_values(model, data, model_kwargs, latent)
