@@ -184,7 +184,11 @@ def test_marginalise_option_checked():
 
 MULTI_DEVICE = textwrap.dedent(
     """
-    import json, numpy as np, jax
+    import json, os, numpy as np, jax
+    # the suite's persistent compilation cache (see conftest.py): repeated runs skip compiling
+    jax.config.update("jax_compilation_cache_dir", os.environ["MIXZOO_TEST_JAX_CACHE_DIR"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     from mixzoo import datasets, dirichlet_gmm, fit_map, fit_svi, fit_nuts
     from mixzoo.infer._data import place_data
     out = {"devices": jax.device_count()}
@@ -216,6 +220,7 @@ def test_sharded_fits_equal_single_device():
     SVI equal their single-device counterparts to 1e-4; parallel NUTS chains start on the same
     trajectories as sequential ones (their first draws to 1e-3: NUTS amplifies rounding)."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    env["MIXZOO_TEST_JAX_CACHE_DIR"] = jax.config.jax_compilation_cache_dir
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "-c", MULTI_DEVICE], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

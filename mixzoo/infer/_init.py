@@ -19,9 +19,9 @@ SPREAD_DRAWS = 64
 ONE_SHOT_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
-def run_once(fn, *args):
-    """``jax.jit(fn)(*args)`` compiled with :data:`ONE_SHOT_OPTIONS` (for a call made once)."""
-    return jax.jit(fn).lower(*args).compile(ONE_SHOT_OPTIONS)(*args)
+def run_once(fn, *args, options=ONE_SHOT_OPTIONS):
+    """``jax.jit(fn)(*args)`` compiled with the XLA compiler ``options`` (for a call made once)."""
+    return jax.jit(fn).lower(*args).compile(options)(*args)
 
 
 def _data_points(key, data, k):

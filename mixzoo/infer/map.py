@@ -16,9 +16,9 @@ from numpyro.distributions.transforms import biject_to
 
 from .._validation import check_bool, check_int, check_positive
 from ._data import full_data_hyperparameters, marginal_kwargs, place_data, resolve_marginalise
-from ._init import restart_values
+from ._init import restart_values, run_once
 from ._objective import global_guide, negative_log_joint  # noqa: F401  (global_guide re-exported)
-from ._structure import fitted_sites, inspect_model
+from ._structure import ModelStructure, fitted_sites, inspect_model
 
 #: A fitted component whose weight falls below this is reported as collapsed.
 COLLAPSE_WEIGHT = 1e-3
@@ -91,19 +91,9 @@ def fit_map(
         raise ValueError(f"init must be 'data' or 'kmeans++'; got {init!r}")
     if shard_data is not None:
         check_bool(shard_data, name="shard_data")
-    marginalise = resolve_marginalise(model, marginalise)
-    structure = inspect_model(model, data, model_kwargs)  # the enumerated form; validates data
-    host_data = np.asarray(data, dtype=np.dtype(jnp.result_type(float)))
-    # the data-derived priors of the full data, so that padded or sharded data change nothing
-    fit_kwargs = full_data_hyperparameters(model, host_data, model_kwargs)
-    form_kwargs = marginal_kwargs(fit_kwargs, marginalise)
-    local = jnp.asarray(host_data)
-    placed, mask = place_data(host_data, shard_data)
-
-    loss = negative_log_joint(model, local, fit_kwargs, structure, marginalise)
-    starts, spread = restart_values(model, local, form_kwargs, structure, jax.random.PRNGKey(seed), n_restarts, init)
-    init_losses = _score(loss, starts, placed, mask, structure.n_components)
-    candidates = _candidates(np.asarray(init_losses), n_best)
+    phase = restart_phase(model, data, model_kwargs, n_restarts, init, seed, marginalise, shard_data)
+    structure, fit_kwargs, loss, placed, mask = phase.structure, phase.fit_kwargs, phase.loss, phase.data, phase.mask
+    candidates = _candidates(np.asarray(phase.init_losses), n_best)
 
     bijections = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
     constrain = functools.partial(_apply, bijections)
@@ -111,10 +101,10 @@ def fit_map(
         unconstrain=functools.partial(_apply, {s: b.inv for s, b in bijections.items()}),
         loss=lambda u, data, mask: loss(constrain(u), data, mask),
         finish=lambda u, data: fitted_sites(model, data, fit_kwargs, constrain(u), structure.enum_site),
-        optimiser=preconditioned_adam(spread, learning_rate, num_steps),
+        optimiser=preconditioned_adam(phase.spread, learning_rate, num_steps),
         num_steps=num_steps,
     )
-    start = {s: np.asarray(v)[candidates] for s, v in starts.items()}
+    start = {s: np.asarray(v)[candidates] for s, v in phase.starts.items()}
     losses, grad_norms, (sites, weights) = jax.tree_util.tree_map(np.asarray, _optimise(steps, start, placed, mask))
     collapsed = [_collapsed_components(w, structure) for w in weights]
     final = np.nan_to_num(losses[:, -1], nan=np.inf)
@@ -135,11 +125,47 @@ def fit_map(
         params=pick(sites),
         losses=pick(losses),
         grad_norms=pick(grad_norms),
-        init_losses=init_losses,
+        init_losses=phase.init_losses,
         best_restart=int(candidates[chosen]),
         model=model,
         model_kwargs=dict(model_kwargs),
     )
+
+
+class RestartPhase(NamedTuple):
+    """What :func:`restart_phase` prepares for the optimisation. ``structure``: see
+    :func:`inspect_model`; ``fit_kwargs``: the model keywords with the full data's
+    hyperparameters; ``data``, ``mask``: the data as placed on the devices (see
+    :func:`place_data`); ``loss(constrained, data, mask)``; ``starts``: site name ->
+    (n_restarts, ...) constrained initial values; ``spread``: site name -> prior spread in
+    unconstrained space; ``init_losses``: (n_restarts,) loss of each start."""
+
+    structure: ModelStructure
+    fit_kwargs: dict
+    data: jnp.ndarray
+    mask: jnp.ndarray | None
+    loss: Callable
+    starts: dict
+    spread: dict
+    init_losses: jnp.ndarray
+
+
+def restart_phase(model, data, model_kwargs, n_restarts, init, seed, marginalise, shard_data) -> RestartPhase:
+    """Everything :func:`fit_map` does before optimising (arguments checked by the caller): read
+    the model's structure, draw the ``n_restarts`` initial values and the prior spread (one
+    compiled call, see :func:`restart_values`) and score the starts (one compiled call)."""
+    marginalise = resolve_marginalise(model, marginalise)
+    structure = inspect_model(model, data, model_kwargs)  # the enumerated form; validates data
+    host_data = np.asarray(data, dtype=np.dtype(jnp.result_type(float)))
+    # the data-derived priors of the full data, so that padded or sharded data change nothing
+    fit_kwargs = full_data_hyperparameters(model, host_data, model_kwargs)
+    local = jnp.asarray(host_data)
+    placed, mask = place_data(host_data, shard_data)
+    loss = negative_log_joint(model, local, fit_kwargs, structure, marginalise)
+    form_kwargs = marginal_kwargs(fit_kwargs, marginalise)
+    starts, spread = restart_values(model, local, form_kwargs, structure, jax.random.PRNGKey(seed), n_restarts, init)
+    init_losses = _score(loss, starts, placed, mask, structure.n_components)
+    return RestartPhase(structure, fit_kwargs, placed, mask, loss, starts, spread, init_losses)
 
 
 def preconditioned_adam(spread: dict, learning_rate: float, num_steps: int) -> optax.GradientTransformation:
@@ -159,19 +185,17 @@ def preconditioned_adam(spread: dict, learning_rate: float, num_steps: int) -> o
 SCORE_CHUNK_ELEMENTS = 2**25
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4, 5))
-def _score_jit(loss, starts, data, mask, chunk, scale):
-    return jax.lax.map(lambda start: loss(start, data, mask, scale), starts, batch_size=chunk)
-
-
 def _score(loss, starts, data, mask, n_components, scale=1.0):
-    """Loss of every start (leading axis R of ``starts``) in one compiled call: vmapped in
-    chunks, so that memory stays bounded by ``SCORE_CHUNK_ELEMENTS`` for large N. ``scale``
-    multiplies the likelihood (N / n when ``data`` is a subsample of n points)."""
+    """Loss of every start (leading axis R of ``starts``) in one call, compiled without LLVM
+    optimisation (it runs once: at N = 1e5 this cuts the compilation ~3x and costs less run
+    time than it saves). Vmapped in chunks, so that memory stays bounded by
+    ``SCORE_CHUNK_ELEMENTS`` for large N. ``scale`` multiplies the likelihood (N / n when
+    ``data`` is a subsample of n points)."""
     n_restarts = jax.tree_util.tree_leaves(starts)[0].shape[0]
     per_restart = int(np.prod(data.shape)) * n_components
     chunk = int(max(1, min(n_restarts, SCORE_CHUNK_ELEMENTS // per_restart)))
-    return _score_jit(loss, starts, data, mask, chunk, float(scale))
+    scale = float(scale)
+    return run_once(lambda starts, data, mask: jax.lax.map(lambda s: loss(s, data, mask, scale), starts, batch_size=chunk), starts, data, mask)
 
 
 def _candidates(init_losses: np.ndarray, n_best: int) -> np.ndarray:
