@@ -50,6 +50,7 @@ def fit_map(
     *,
     n_restarts: int = 100,
     n_best: int = 4,
+    n_screen: int = 16,
     init: str = "data",
     num_steps: int = 1000,
     learning_rate: float = 0.1,
@@ -63,15 +64,20 @@ def fit_map(
     ``n_restarts`` initialisations (component locations at random data points for
     ``init="data"``, at a k-means++ seeding for ``init="kmeans++"``; the other sites at their prior
     median in half of them, drawn from the prior in the other half, simplex sites uniform) are
-    scored in one vectorised loss evaluation. The ``n_best`` with the lowest initial loss (half
-    from each half) are optimised side by side (one vmapped ``lax.scan``) with Adam
-    for ``num_steps`` steps (cosine-decayed learning rate; each site's step scaled by its prior
-    spread in unconstrained space, so the optimisation does not depend on the data's units).
-    The result is the optimised candidate with the lowest final loss among those in which no
+    scored in one vectorised loss evaluation. The ``n_screen`` with the lowest initial loss (half
+    from each half) are screened: optimised, ``n_best`` side by side, for the first
+    ``1 / SCREEN_CHUNKS`` of the ``num_steps`` steps. The ``n_best`` with the lowest loss after
+    screening continue (one vmapped ``lax.scan`` per chunk of steps, compiled once) to
+    ``num_steps`` steps of Adam (cosine-decayed learning rate; each site's step scaled by its
+    prior spread in unconstrained space, so the optimisation does not depend on the data's
+    units). The initial loss is a poor guide to the basin a start ends in (a truncated DP
+    started with many similar weights settles at a high concentration); a short optimisation
+    is a much better one. The result is the optimised candidate with the lowest final loss among those in which no
     component collapsed (weight < ``COLLAPSE_WEIGHT``; with a weight concentration below 1 the
     MAP objective is unbounded at the edge of the simplex, so a collapsed fit can have the
     lowest loss). If every candidate collapsed, the best is returned with a ``RuntimeWarning``.
-    ``n_best=1`` is close to the NumPyro tutorial's rule (optimise the best initial value only).
+    ``n_best=1, n_screen=1`` is the NumPyro tutorial's rule (optimise the best initial value
+    only).
 
     :param data: shape (N,) or (N, D) as the model expects.
     :param marginalise: how the assignment is summed out: ``"analytic"`` (the model called with
@@ -85,6 +91,7 @@ def fit_map(
     """
     n_restarts = check_int(n_restarts, name="n_restarts", minimum=1)
     n_best = check_int(n_best, name="n_best", minimum=1)
+    n_screen = check_int(n_screen, name="n_screen", minimum=1)
     num_steps = check_int(num_steps, name="num_steps", minimum=1)
     check_positive(learning_rate, name="learning_rate")
     if init not in ("data", "kmeans++"):
@@ -93,7 +100,8 @@ def fit_map(
         check_bool(shard_data, name="shard_data")
     phase = restart_phase(model, data, model_kwargs, n_restarts, init, seed, marginalise, shard_data)
     structure, fit_kwargs, loss, placed, mask = phase.structure, phase.fit_kwargs, phase.loss, phase.data, phase.mask
-    candidates = _candidates(np.asarray(phase.init_losses), n_best)
+    width = min(n_best, n_restarts)
+    screened = _candidates(np.asarray(phase.init_losses), max(n_screen, width))
 
     bijections = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
     constrain = functools.partial(_apply, bijections)
@@ -103,9 +111,11 @@ def fit_map(
         finish=lambda u, data: fitted_sites(model, data, fit_kwargs, constrain(u), structure.enum_site),
         optimiser=preconditioned_adam(phase.spread, learning_rate, num_steps),
         num_steps=num_steps,
+        chunk=-(-num_steps // SCREEN_CHUNKS),
     )
-    start = {s: np.asarray(v)[candidates] for s, v in phase.starts.items()}
-    losses, grad_norms, (sites, weights) = jax.tree_util.tree_map(np.asarray, _optimise(steps, start, placed, mask))
+    start = {s: np.asarray(v)[screened] for s, v in phase.starts.items()}
+    kept, losses, grad_norms, (sites, weights) = _screen_and_optimise(steps, start, placed, mask, width)
+    candidates = screened[kept]
     collapsed = [_collapsed_components(w, structure) for w in weights]
     final = np.nan_to_num(losses[:, -1], nan=np.inf)
     intact = [i for i in range(len(candidates)) if not collapsed[i].size]
@@ -216,15 +226,17 @@ def _scale_by(spread: dict) -> optax.GradientTransformation:
 
 
 class _Steps(NamedTuple):
-    """The static part of :func:`_optimise` (hashable: functions and numbers).
+    """The static part of the optimisation (hashable: functions and numbers).
     ``unconstrain(constrained) -> u``; ``loss(u, data, mask) -> ()``; ``finish(u, data) ->
-    (site values, mixture weights (K,))``; ``optimiser``; ``num_steps``."""
+    (site values, mixture weights (K,))``; ``optimiser``; ``num_steps``; ``chunk``: steps per
+    compiled call."""
 
     unconstrain: Callable
     loss: Callable
     finish: Callable
     optimiser: optax.GradientTransformation
     num_steps: int
+    chunk: int
 
 
 def _apply(transforms: dict, values: dict) -> dict:
@@ -232,28 +244,70 @@ def _apply(transforms: dict, values: dict) -> dict:
     return {s: transforms[s](v) for s, v in values.items()}
 
 
+#: The optimisation runs in this many chunks of steps; screening is the first chunk.
+SCREEN_CHUNKS = 10
+
+
+def _screen_and_optimise(steps: _Steps, start, data, mask, width: int):
+    """Screen the starts in ``start`` (site name -> constrained values, leading axis S) for one
+    chunk of steps, ``width`` side by side, keep the ``width`` lowest and optimise them to
+    ``steps.num_steps`` steps. Every call of the compiled chunk has the same shapes (the last
+    group of starts is padded with the first start), so it compiles once. Returns the kept
+    indices into the S starts (``width``,), their (width, num_steps) losses, gradient norms
+    (site name -> (width, num_steps)) and ``steps.finish`` of each optimum (site values with
+    a leading axis, mixture weights (width, K))."""
+    n = jax.tree_util.tree_leaves(start)[0].shape[0]
+    order = np.concatenate([np.arange(n), np.zeros(-n % width, dtype=int)])
+    carries, first = [], []
+    for group in order.reshape(-1, width):
+        carry, history = _chunk(steps, _begin(steps, {s: v[group] for s, v in start.items()}), data, mask, 0)
+        carries.append(carry)
+        first.append(history)
+    carry, history = jax.tree_util.tree_map(lambda *v: np.concatenate(v), *carries), jax.tree_util.tree_map(lambda *v: np.concatenate(v), *first)
+    screened = np.nan_to_num(history[0][: n, -1], nan=np.inf)
+    kept = np.argsort(screened, kind="stable")[:width]
+    carry, histories = jax.tree_util.tree_map(lambda v: v[kept], carry), [jax.tree_util.tree_map(lambda v: v[kept], history)]
+    for offset in range(steps.chunk, steps.num_steps, steps.chunk):
+        carry, history = _chunk(steps, carry, data, mask, offset)
+        histories.append(history)
+    losses, norms = jax.tree_util.tree_map(lambda *v: np.concatenate(v, axis=1)[:, : steps.num_steps], *histories)
+    return kept, losses, norms, jax.tree_util.tree_map(np.asarray, _finish(steps, carry[0], data))
+
+
 @functools.partial(jax.jit, static_argnums=0)
-def _optimise(steps: _Steps, start, data, mask):
-    """One compiled call for the candidates in ``start`` (site name -> constrained values with a
-    leading candidate axis C), optimised side by side (``vmap``), each with ``steps.num_steps``
-    optimiser steps in a ``lax.scan`` in unconstrained space. Returns the (C, num_steps)
-    losses, the gradient norms (site name -> (C, num_steps)) and ``steps.finish`` of each
-    optimum (site values with a leading C axis, mixture weights (C, K))."""
+def _begin(steps: _Steps, start):
+    """Unconstrained values and optimiser state of each start (leading axis)."""
+    u = jax.vmap(steps.unconstrain)(start)
+    return u, jax.vmap(steps.optimiser.init)(u)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _finish(steps: _Steps, u, data):
+    return jax.vmap(steps.finish, in_axes=(0, None))(u, data)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _chunk(steps: _Steps, carry, data, mask, offset):
+    """``steps.chunk`` optimiser steps (a ``lax.scan``) of each start (leading axis, ``vmap``)
+    from ``carry = (u, optimiser state)``, global step numbers ``offset, offset + 1, ...``;
+    steps past ``steps.num_steps`` leave the carry unchanged. Returns the new carry and the
+    (losses (C, chunk), gradient norms site name -> (C, chunk))."""
     optimiser = steps.optimiser
 
-    def step(carry, _):
+    def step(carry, i):
         u, state = carry
         value, grads = jax.value_and_grad(steps.loss)(u, data, mask)
-        updates, state = optimiser.update(grads, state, u)
+        updates, new_state = optimiser.update(grads, state, u)
         norms = {s: jnp.sqrt(jnp.sum(g**2)) for s, g in grads.items()}
-        return (optax.apply_updates(u, updates), state), (value, norms)
+        active = offset + i < steps.num_steps
+        new = (optax.apply_updates(u, updates), new_state)
+        carry = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, carry)
+        return carry, (value, norms)
 
-    def run(start):
-        u0 = steps.unconstrain(start)
-        (u, _), (losses, norms) = jax.lax.scan(step, (u0, optimiser.init(u0)), None, length=steps.num_steps)
-        return losses, norms, steps.finish(u, data)
+    def run(carry):
+        return jax.lax.scan(step, carry, jnp.arange(steps.chunk))
 
-    return jax.vmap(run)(start)
+    return jax.vmap(run)(carry)
 
 
 def _collapsed_components(weights: np.ndarray, structure) -> np.ndarray:
