@@ -1,9 +1,11 @@
 """Every model x every driver on a small data set with tiny step counts: documented shapes."""
 
+import functools
+
 import numpy as np
 import pytest
 
-from mixzoo import MODELS, classify, fit_map, fit_nuts, fit_svi_enum
+from mixzoo import MODELS, classify, fit_map, fit_nuts, fit_svi, fit_svi_enum
 
 N, K = 12, 3
 RNG = np.random.default_rng(0)
@@ -16,11 +18,25 @@ CASES = {
     "dp_gmm": (DATA_1D, {"truncation": K}, ()),
     "diag_gmm": (DATA_2D, {"n_components": K}, (2,)),
 }
-DRIVERS = ["map", "svi_enum", "nuts", "classify_map", "classify_nuts"]
+DRIVERS = ["map", "svi_enum", "svi", "nuts", "classify_map", "classify_nuts"]
 
 
 def _model(case):
     return MODELS[case.replace("_shared", "")]
+
+
+@functools.lru_cache(maxsize=None)
+def _map_fit(case):
+    """One short MAP fit per case, shared by the drivers that start from it."""
+    data, kwargs, _ = CASES[case]
+    return fit_map(_model(case), data, n_restarts=4, num_steps=5, **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _nuts_fit(case):
+    """One short NUTS run per case, shared by ``nuts`` and ``classify_nuts``."""
+    data, kwargs, _ = CASES[case]
+    return fit_nuts(_model(case), data, num_warmup=5, num_samples=4, num_chains=2, **kwargs)
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -29,7 +45,7 @@ def test_model_x_driver(case, driver):
     model = _model(case)
     data, kwargs, event = CASES[case]
     if driver in ("map", "svi_enum", "classify_map"):
-        res = fit_map(model, data, n_restarts=4, num_steps=5, **kwargs)
+        res = _map_fit(case)
         assert res.params["locs"].shape == (K,) + event
         assert res.params["weights"].shape == (K,)
         np.testing.assert_allclose(np.sum(res.params["weights"]), 1.0, atol=1e-5)
@@ -44,8 +60,16 @@ def test_model_x_driver(case, driver):
             for t in (0, 1):
                 z = np.asarray(classify(res, new, temperature=t))
                 assert z.shape == (5,) and z.min() >= 0 and z.max() < K
+    elif driver == "svi":
+        res = fit_svi(model, data, batch_size=6, num_steps=5, num_samples=3, n_restarts=4, **kwargs)
+        assert res.params["locs"].shape == (K,) + event
+        assert res.samples["locs"].shape == (3, K) + event
+        np.testing.assert_allclose(np.sum(res.samples["weights"], axis=-1), 1.0, atol=1e-5)
+        assert res.losses.shape == (5,) and res.batch_size == 6
+        z = np.asarray(classify(res, data[:5]))
+        assert z.shape == (5,) and z.min() >= 0 and z.max() < K
     else:
-        res = fit_nuts(model, data, num_warmup=5, num_samples=4, num_chains=2, **kwargs)
+        res = _nuts_fit(case)
         assert res.samples["locs"].shape == (2, 4, K) + event
         assert res.params["weights"].shape == (8, K)
         assert res.diverging.shape == (2, 4)
