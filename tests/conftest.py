@@ -1,6 +1,17 @@
 import os
 import tempfile
 
+if os.environ.get("PYTEST_XDIST_WORKER") and hasattr(os, "sched_setaffinity"):
+    # pytest-xdist: each worker gets its own share of the cores (worker i: cores i, i + n, ...),
+    # before JAX starts its thread pools; notebook kernels and command-line subprocesses inherit
+    # it. Workers whose XLA thread pools span the same cores slow each other down ~3x, and so
+    # does XLA's single-thread mode (--xla_cpu_multi_thread_eigen=false) on this code.
+    _worker = int(os.environ["PYTEST_XDIST_WORKER"].lstrip("gw"))
+    _cores = sorted(os.sched_getaffinity(0))
+    _count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if _count <= len(_cores):
+        os.sched_setaffinity(0, _cores[_worker % _count :: _count])
+
 import jax
 import numpy as np
 import pytest
@@ -14,6 +25,30 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 from mixzoo import datasets
+
+#: Test modules that share expensive fits (module or session fixtures, the lru-cached NUTS fits
+#: of diagnostics_fits.py) run on one pytest-xdist worker (``--dist loadgroup``), so that the
+#: fits are computed once; the other tests are spread over the workers one by one.
+XDIST_GROUPS = {
+    "test_diagnostics": "nuts_fits",
+    "test_diagnostics_validation": "nuts_fits",
+    "test_plotting": "nuts_fits",
+    "test_tutorial": "nuts_fits",
+    "test_recovery": "recovery",
+    "test_performance": "performance",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = XDIST_GROUPS.get(item.module.__name__.rsplit(".", 1)[-1])
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core, at most 4 (each worker holds its own JAX runtime)."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 # The NumPyro tutorial's priors: Dirichlet(0.5), LogNormal(0, 2), Normal(0, 10), one shared scale.
 TUTORIAL_KWARGS = dict(

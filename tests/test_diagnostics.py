@@ -28,19 +28,19 @@ from mixzoo import classify
 az = import_arviz()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tutorial():
     x, res = fits.tutorial_nuts()
     return x, res, to_arviz(res, x, posterior_predictive=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def galaxy():
     x, results = fits.galaxy_nuts()
     return x, results, {name: to_arviz(r, x) for name, r in results.items()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seed_004():
     x, labels, res = fits.seed_004_nuts()
     return x, labels, res, to_arviz(res, x)

@@ -22,12 +22,12 @@ def _close_figures():
     plt.close("all")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tutorial():
     return fits.tutorial_nuts()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seed_004():
     x, labels, res = fits.seed_004_nuts()
     return x, labels, res, np.asarray(classify(res, x, temperature=1))

@@ -18,7 +18,7 @@ def test_seed_001_two_components_per_component_scales():
     np.testing.assert_allclose(sorted_by(p["scales"], p["locs"]), truth["scales"], atol=0.1)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dp_seed_000():
     x, _ = datasets.seed_000()
     return fit_map(dp_gmm, x, truncation=20)
@@ -46,12 +46,12 @@ def test_seed_000_dp_density_matches_truth(dp_seed_000):
     assert abs(gap) < 0.01
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seed_004():
     return datasets.seed_004()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def diag_map(seed_004):
     return fit_map(diag_gmm, seed_004[0], n_components=3)
 
