@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -100,6 +101,19 @@ def inspect_model(model, data, model_kwargs: dict) -> ModelStructure:
         max_plate_nesting=max(nesting, default=0),
         trace=trace,
     )
+
+
+def site_transforms(structure: ModelStructure) -> tuple[Callable, Callable]:
+    """``(constrain, unconstrain)``: map a dict of global site values (site name -> value) to
+    and from unconstrained space, with ``biject_to`` of each site's support."""
+    bijections = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
+    inverses = {s: b.inv for s, b in bijections.items()}
+    return functools.partial(_apply, bijections), functools.partial(_apply, inverses)
+
+
+def _apply(transforms: dict, values: dict) -> dict:
+    """``{s: transforms[s](values[s])}``."""
+    return {s: transforms[s](v) for s, v in values.items()}
 
 
 #: Data points the model sees in :func:`fitted_sites` (the site values do not depend on them).

@@ -12,13 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from numpyro.distributions import constraints
-from numpyro.distributions.transforms import biject_to
 
 from .._validation import check_bool, check_int, check_positive
 from ._data import full_data_hyperparameters, marginal_kwargs, place_data, resolve_marginalise
 from ._init import restart_values, run_once
 from ._objective import global_guide, negative_log_joint  # noqa: F401  (global_guide re-exported)
-from ._structure import ModelStructure, fitted_sites, inspect_model
+from ._structure import ModelStructure, fitted_sites, inspect_model, site_transforms
 
 #: A fitted component whose weight falls below this is reported as collapsed.
 COLLAPSE_WEIGHT = 1e-3
@@ -103,10 +102,9 @@ def fit_map(
     width = min(n_best, n_restarts)
     screened = _candidates(np.asarray(phase.init_losses), max(n_screen, width))
 
-    bijections = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
-    constrain = functools.partial(_apply, bijections)
+    constrain, unconstrain = site_transforms(structure)
     steps = _Steps(
-        unconstrain=functools.partial(_apply, {s: b.inv for s, b in bijections.items()}),
+        unconstrain=unconstrain,
         loss=lambda u, data, mask: loss(constrain(u), data, mask),
         finish=lambda u, data: fitted_sites(model, data, fit_kwargs, constrain(u), structure.enum_site),
         optimiser=preconditioned_adam(phase.spread, learning_rate, num_steps),
@@ -237,11 +235,6 @@ class _Steps(NamedTuple):
     optimiser: optax.GradientTransformation
     num_steps: int
     chunk: int
-
-
-def _apply(transforms: dict, values: dict) -> dict:
-    """``{s: transforms[s](values[s])}``."""
-    return {s: transforms[s](v) for s, v in values.items()}
 
 
 #: The optimisation runs in this many chunks of steps; screening is the first chunk.

@@ -19,15 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from numpyro.distributions.transforms import biject_to
 from numpyro.infer.util import potential_energy
 
 from .._validation import check_bool, check_int, check_positive
 from ._data import DataPlateWeights, full_data_hyperparameters, marginal_kwargs, place_data, resolve_marginalise
 from ._init import restart_values
 from ._objective import negative_log_joint
-from ._structure import fitted_sites, inspect_model
-from .map import MAPResult, _apply, _score, preconditioned_adam
+from ._structure import fitted_sites, inspect_model, site_transforms
+from .map import MAPResult, _score, preconditioned_adam
 
 #: The default start is the best of ``n_restarts`` initial values scored on this many points.
 INIT_POINTS = 10_000
@@ -127,10 +126,9 @@ def fit_svi(
         placed, mask = jnp.asarray(host_data), None
     else:
         placed, mask = place_data(host_data, shard_data)
-    bijections = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
-    constrain = functools.partial(_apply, bijections)
+    constrain, unconstrain = site_transforms(structure)
     steps = _Steps(
-        unconstrain=functools.partial(_apply, {s: b.inv for s, b in bijections.items()}),
+        unconstrain=unconstrain,
         neg_elbo=functools.partial(_negative_elbo, model, form_kwargs, structure.data_frames),
         sites=lambda u, data: fitted_sites(model, data, fit_kwargs, constrain(u), structure.enum_site)[0],
         optimiser=preconditioned_adam(
