@@ -1,16 +1,18 @@
 import os
 import tempfile
 
+#: The cores this process may run on (before any pinning below).
+CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
 if os.environ.get("PYTEST_XDIST_WORKER") and hasattr(os, "sched_setaffinity"):
     # pytest-xdist: each worker gets its own share of the cores (worker i: cores i, i + n, ...),
     # before JAX starts its thread pools; notebook kernels and command-line subprocesses inherit
     # it. Workers whose XLA thread pools span the same cores slow each other down ~3x, and so
     # does XLA's single-thread mode (--xla_cpu_multi_thread_eigen=false) on this code.
     _worker = int(os.environ["PYTEST_XDIST_WORKER"].lstrip("gw"))
-    _cores = sorted(os.sched_getaffinity(0))
     _count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if _count <= len(_cores):
-        os.sched_setaffinity(0, _cores[_worker % _count :: _count])
+    if _count <= len(CORES):
+        os.sched_setaffinity(0, CORES[_worker % _count :: _count])
 
 import jax
 import numpy as np
@@ -48,7 +50,7 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: one worker per core, at most 4 (each worker holds its own JAX runtime)."""
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return max(1, min(4, len(CORES)))
 
 # The NumPyro tutorial's priors: Dirichlet(0.5), LogNormal(0, 2), Normal(0, 10), one shared scale.
 TUTORIAL_KWARGS = dict(
