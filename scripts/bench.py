@@ -151,28 +151,31 @@ def bench_dp(quick):
         svi, t_svi = timed(fit_svi, dp_gmm, x, truncation=truncation, batch_size=batch, num_steps=steps, num_samples=100)
         ll_svi = avg_loglik(svi.params, fresh)
         row("dp-gmm", f"{label} mixzoo fit_svi, B={batch:,}, {steps} steps (s)", f"{t_svi:.1f}", f"log-lik {ll_svi:.4f}")
-        max_iter = 100 if x.size <= 100_000 else 20
-        sk = BayesianGaussianMixture(n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0)
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sk.fit(x[:, None])
-        t_sk = time.perf_counter() - t0
-        ll_sk = float(sk.score(fresh[:, None]))
-        conv = "converged" if sk.converged_ else f"not converged in {sk.n_iter_} iter"
-        row("dp-gmm", f"{label} sklearn BayesianGaussianMixture (s)", f"{t_sk:.1f}", f"log-lik {ll_sk:.4f} ({conv})")
-        best = t_svi if quick else min(t_map, t_svi)
-        gap = ll_sk - max(ll_map, ll_svi)
-        verdict = ""
-        if x.size == 100_000:
-            verdict = "MET" if (t_sk / best >= 10 and gap <= 0.005) else "NOT MET"
-            verdict += " (target >= 10x, log-lik gap <= 0.005)"
-        if quick:
-            row("dp-gmm", f"{label} speed-up svi vs sklearn", f"{t_sk / t_svi:.2f}x")
-            row("dp-gmm", f"{label} log-lik sklearn - mixzoo svi (nats)", f"{ll_sk - ll_svi:+.4f}")
-        else:
-            row("dp-gmm", f"{label} speed-up map / svi vs sklearn", f"{t_sk / t_map:.1f}x / {t_sk / t_svi:.1f}x", verdict)
-            row("dp-gmm", f"{label} log-lik sklearn - mixzoo map / svi (nats)", f"{ll_sk - ll_map:+.4f} / {ll_sk - ll_svi:+.4f}")
+        # scikit-learn at its default max_iter=100 and at the 1,000 iterations (it warns
+        # that it has not converged at 100); capped at 20 iterations at N = 1e6 (a lower bound)
+        sk_runs = {}
+        for max_iter in ((100,) if quick else (100, 1000)) if x.size <= 100_000 else (20,):
+            sk = BayesianGaussianMixture(n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0)
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sk.fit(x[:, None])
+            t_sk = time.perf_counter() - t0
+            ll_sk = float(sk.score(fresh[:, None]))
+            sk_runs[max_iter] = (t_sk, ll_sk)
+            conv = f"converged in {sk.n_iter_} iter" if sk.converged_ else f"not converged in {sk.n_iter_} iter"
+            row("dp-gmm", f"{label} sklearn BayesianGaussianMixture, max_iter={max_iter} (s)", f"{t_sk:.1f}", f"log-lik {ll_sk:.4f} ({conv})")
+        for max_iter, (t_sk, ll_sk) in sk_runs.items():
+            what = f"{label} vs sklearn max_iter={max_iter}"
+            if quick:
+                row("dp-gmm", f"{what}: speed-up svi", f"{t_sk / t_svi:.2f}x", f"log-lik sklearn - svi {ll_sk - ll_svi:+.4f}")
+                continue
+            verdict = ""
+            if n == 100_000 and max_iter == 1000:  # one mixzoo method must meet both
+                met = any(t_sk / t >= 10 and ll_sk - ll <= 0.005 for t, ll in ((t_map, ll_map), (t_svi, ll_svi)))
+                verdict = ("MET" if met else "NOT MET") + " (target >= 10x, log-lik gap <= 0.005)"
+            row("dp-gmm", f"{what}: speed-up map / svi", f"{t_sk / t_map:.1f}x / {t_sk / t_svi:.1f}x", verdict)
+            row("dp-gmm", f"{what}: log-lik sklearn - map / svi", f"{ll_sk - ll_map:+.4f} / {ll_sk - ll_svi:+.4f}")
 
 
 # ---------------------------------------------------------------- 3. per-step overhead

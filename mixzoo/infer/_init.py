@@ -1,5 +1,6 @@
 """Initial values for the MAP restarts and the prior spread used to precondition Adam, from
-one batch of prior draws in one compiled call."""
+one batch of prior draws in one compiled call. The randomness is drawn on the host (NumPy), so
+the compiled call holds no random-number generator (except for k-means++ seeding)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from numpyro import handlers
 from numpyro.distributions import constraints
 from numpyro.distributions.transforms import biject_to
+
+from ._host_draws import host_sample
 
 #: Number of prior draws (at least) behind each site's median and spread.
 SPREAD_DRAWS = 64
@@ -24,23 +28,20 @@ def run_once(fn, *args, options=ONE_SHOT_OPTIONS):
     return jax.jit(fn).lower(*args).compile(options)(*args)
 
 
-def _data_points(key, data, k):
-    """k distinct data points, uniform over the k-subsets of the N points (with repeats only if
-    N < k); shape (k,) + data.shape[1:]. Floyd's algorithm, O(k^2) whatever N (the order of
-    the k points is not uniform; the components are exchangeable). Each step reduces 32 random
-    bits modulo at most N: a relative bias below N / 2^32. (``jax.random.choice(replace=False)``
-    permutes all N points: minutes for 100 restarts at N = 1e6.)"""
-    n = data.shape[0]
+def _data_indices(rng: np.random.Generator, n: int, k: int, r: int) -> np.ndarray:
+    """(r, k) indices of k distinct data points out of n for each of r restarts, uniform over the
+    k-subsets (with repeats only if n < k). Floyd's algorithm on the host, O(r k^2) whatever n
+    (the order within a restart is not uniform; the components are exchangeable).
+    (``jax.random.choice(replace=False)`` permutes all n points: minutes for 100 restarts at
+    n = 1e6.)"""
     if n < k:
-        return data[jax.random.randint(key, (k,), 0, n)]
-    bits = jax.random.bits(key, (k,))
-
-    def add(i, chosen):
+        return rng.integers(0, n, (r, k))
+    chosen = np.full((r, k), -1, dtype=np.int64)
+    for i in range(k):
         j = n - k + i
-        t = (bits[i] % (j + 1).astype(bits.dtype)).astype(chosen.dtype)
-        return chosen.at[i].set(jnp.where(jnp.any(chosen == t), j, t))
-
-    return data[jax.lax.fori_loop(0, k, add, jnp.full(k, -1))]
+        t = rng.integers(0, j + 1, r)
+        chosen[:, i] = np.where((chosen[:, :i] == t[:, None]).any(axis=1), j, t)
+    return chosen
 
 
 def _kmeans_pp(key, data, k):
@@ -70,34 +71,48 @@ class Restarts(NamedTuple):
     spread: dict
 
 
-def restart_values(model, data, model_kwargs, structure, key, n_restarts: int, init: str) -> Restarts:
+def restart_values(model, data, model_kwargs, structure, seed: int, n_restarts: int, init: str) -> Restarts:
     """Initial values of every global site for ``n_restarts`` restarts and the prior spread,
-    in one call compiled without LLVM optimisation (see :func:`_restart_values`)."""
+    in one call compiled without LLVM optimisation (see :func:`_restart_values`). ``seed``
+    (int) seeds the host's draws (prior draws, data points) and k-means++."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    n_draws = max(SPREAD_DRAWS, n_restarts // 2)
+    seeds = rng.integers(0, 2**32, (n_draws, len(structure.global_sites), 4), dtype=np.uint32)
+    if init == "data":
+        locs = _data_indices(rng, data.shape[0], structure.n_components, n_restarts)
+    else:
+        locs = jax.random.split(jax.random.PRNGKey(int(rng.integers(2**31))), n_restarts)
     run = functools.partial(_restart_values, model, model_kwargs, structure, n_restarts, init)
-    return run_once(run, data, key)
+    return run_once(run, data, seeds, locs)
 
 
-def _restart_values(model, model_kwargs, structure, n_restarts: int, init: str, data, key) -> Restarts:
-    """One batch of ``max(SPREAD_DRAWS, n_restarts // 2)`` joint prior draws of the global sites
-    gives the spread, the prior median and the prior draws of the restarts.
+def _restart_values(model, model_kwargs, structure, n_restarts: int, init: str, data, seeds, locs) -> Restarts:
+    """``seeds.shape[0]`` joint prior draws of the global sites (NumPy on the host, see
+    :func:`host_sample`; ``seeds``: uint32 (draws, sites, 4)) give the spread, the prior median
+    and the prior draws of the restarts.
 
-    Location sites (see :class:`ModelStructure`) start at data points (``init="data"``) or at a
-    k-means++ seeding. Simplex sites start at their mean. The other sites (scales, stick
-    fractions, concentration) start at their prior median (the median of the batch) in the
-    even-numbered restarts and at a draw from the prior in the odd-numbered ones, so that the
-    restarts also explore, for instance, the concentration of a Dirichlet process.
+    Location sites (see :class:`ModelStructure`) start at data points (``init="data"``;
+    ``locs``: (n_restarts, K) indices) or at a k-means++ seeding (``locs``: n_restarts keys).
+    Simplex sites start at their mean. The other sites (scales, stick fractions, concentration)
+    start at their prior median (the median of the draws) in the even-numbered restarts and at a
+    draw from the prior in the odd-numbered ones, so that the restarts also explore, for
+    instance, the concentration of a Dirichlet process.
     """
-    key_draws, key_locs = jax.random.split(key)
     hidden = {structure.enum_site: jnp.zeros(data.shape[0], jnp.int32)}
     unobserved = handlers.substitute(model, data=hidden)
     supports = {s: structure.trace[s]["fn"].support for s in structure.global_sites}
+    index = {s: i for i, s in enumerate(structure.global_sites)}
 
-    def prior_draw(k):
-        trace = handlers.trace(handlers.seed(unobserved, k)).get_trace(data, **model_kwargs)
+    def prior_draw(site_seeds):
+        def draw(site):
+            if site["type"] == "sample" and site["name"] in index and site["value"] is None:
+                return host_sample(site["fn"], site_seeds[index[site["name"]]], site["kwargs"].get("sample_shape", ()))
+            return None
+
+        trace = handlers.trace(handlers.substitute(unobserved, substitute_fn=draw)).get_trace(data, **model_kwargs)
         return {s: trace[s]["value"] for s in structure.global_sites}
 
-    n_odd = n_restarts // 2
-    drawn = jax.vmap(prior_draw)(jax.random.split(key_draws, max(SPREAD_DRAWS, n_odd)))
+    drawn = jax.vmap(prior_draw)(seeds)
     spread = {s: _mad(biject_to(supports[s]).inv(v)) for s, v in drawn.items()}
     median = {s: jnp.median(v, axis=0) for s, v in drawn.items() if supports[s] is not constraints.simplex}
     # simplex sites at their mean, given the other sites at their median; no sampler runs
@@ -105,12 +120,13 @@ def _restart_values(model, model_kwargs, structure, n_restarts: int, init: str, 
     centre = handlers.trace(at_median).get_trace(data, **model_kwargs)
 
     odd = jnp.arange(n_restarts) % 2 == 1
-    draw = _data_points if init == "data" else _kmeans_pp
-    keys = jax.random.split(key_locs, n_restarts)
     starts = {}
     for site in structure.global_sites:
         if site in structure.location_sites:
-            starts[site] = jax.vmap(lambda k: draw(k, data, structure.n_components))(keys)
+            if init == "data":
+                starts[site] = data[locs]
+            else:
+                starts[site] = jax.vmap(lambda k: _kmeans_pp(k, data, structure.n_components))(locs)
             continue
         value = centre[site]["value"]
         value = jnp.broadcast_to(value, (n_restarts,) + jnp.shape(value))

@@ -59,12 +59,40 @@ def origin(site):
     return transform(jnp.zeros(transform.inverse_shape(shape)))
 
 
+def _abstract_trace(model, data, model_kwargs: dict) -> dict:
+    """The trace of ``model(data, **model_kwargs)`` with every latent site at :func:`origin`,
+    recorded while JAX traces the model abstractly (``jax.make_jaxpr``): no operation is
+    compiled or run. The data stay concrete, so the model's own checks of them run as usual.
+    Each site's ``value`` is a ``jax.ShapeDtypeStruct``; its ``fn`` gives shapes and support
+    only (its parameters are tracers of the finished trace). A model whose supports depend on
+    computed values (``Uniform(0, data.max())``) is traced again with concrete values, which
+    compiles its operations one by one."""
+    at_origin = handlers.seed(handlers.substitute(model, substitute_fn=origin), 0)
+    recorded = {}
+
+    def record():
+        recorded.update(handlers.trace(at_origin).get_trace(data, **model_kwargs))
+
+    jax.make_jaxpr(record)()
+    if any(_has_tracer(site["fn"].support) for site in recorded.values() if site["type"] == "sample"):
+        return handlers.trace(at_origin).get_trace(data, **model_kwargs)
+    trace = {}
+    for name, site in recorded.items():
+        value = site["value"]
+        shape = jax.ShapeDtypeStruct(jnp.shape(value), jnp.result_type(value)) if value is not None else None
+        trace[name] = dict(site, value=shape, args=(), kwargs=dict(site.get("kwargs", {}), rng_key=None))
+    return trace
+
+
+def _has_tracer(obj) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(getattr(obj, "__dict__", {})))
+
+
 def inspect_model(model, data, model_kwargs: dict) -> ModelStructure:
     """Trace ``model(data, **model_kwargs)`` once with concrete data (this also runs the
-    model's own argument checks) and classify its sites. The latent sites are set by
-    :func:`origin`, so no sampler is run (or compiled) here."""
-    at_origin = handlers.substitute(model, substitute_fn=origin)
-    trace = handlers.trace(handlers.seed(at_origin, jax.random.PRNGKey(0))).get_trace(data, **model_kwargs)
+    model's own argument checks) and classify its sites. The trace is abstract (see
+    :func:`_abstract_trace`): nothing is compiled, no sampler runs."""
+    trace = _abstract_trace(model, data, model_kwargs)
     enum = [name for name, site in trace.items() if _is_enumerated(site)]
     if len(enum) != 1:
         raise ValueError(

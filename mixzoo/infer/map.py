@@ -49,7 +49,7 @@ def fit_map(
     *,
     n_restarts: int = 100,
     n_best: int = 4,
-    n_screen: int = 16,
+    n_screen: int = 32,
     init: str = "data",
     num_steps: int = 1000,
     learning_rate: float = 0.1,
@@ -171,7 +171,7 @@ def restart_phase(model, data, model_kwargs, n_restarts, init, seed, marginalise
     placed, mask = place_data(host_data, shard_data)
     loss = negative_log_joint(model, local, fit_kwargs, structure, marginalise)
     form_kwargs = marginal_kwargs(fit_kwargs, marginalise)
-    starts, spread = restart_values(model, local, form_kwargs, structure, jax.random.PRNGKey(seed), n_restarts, init)
+    starts, spread = restart_values(model, local, form_kwargs, structure, seed, n_restarts, init)
     init_losses = _score(loss, starts, placed, mask, structure.n_components)
     return RestartPhase(structure, fit_kwargs, placed, mask, loss, starts, spread, init_losses)
 

@@ -111,10 +111,9 @@ def fit_svi(
     fit_kwargs = full_data_hyperparameters(model, host_data, model_kwargs)
     form_kwargs = marginal_kwargs(fit_kwargs, "analytic")
 
-    key_init, key_fit = jax.random.split(jax.random.PRNGKey(seed))
     rng = np.random.default_rng(seed)
     few = jnp.asarray(host_data[rng.choice(n, min(n, INIT_POINTS), replace=False)])
-    starts, spread = restart_values(model, few, form_kwargs, structure, key_init, n_restarts if init is None else 1, "data")
+    starts, spread = restart_values(model, few, form_kwargs, structure, seed, n_restarts if init is None else 1, "data")
     if init is None:
         objective = negative_log_joint(model, few, fit_kwargs, structure, "analytic")
         scores = np.nan_to_num(np.asarray(_score(objective, starts, few, None, structure.n_components, n / few.shape[0])), nan=np.inf)
@@ -140,7 +139,7 @@ def fit_svi(
         num_samples=num_samples,
     )
     log_scale = {s: jnp.log(init_scale * v) for s, v in spread.items()}
-    loc, sd, losses, params, samples = _run(steps, start, log_scale, placed, mask, key_fit)
+    loc, sd, losses, params, samples = _run(steps, start, log_scale, placed, mask, jax.random.PRNGKey(seed))
     return SVIResult(
         params=params,
         guide_params={"loc": loc, "scale": sd},
