@@ -11,6 +11,8 @@ from numpyro import handlers
 from numpyro.distributions import constraints
 from numpyro.distributions.transforms import biject_to
 
+from .._validation import is_concrete
+
 
 class ModelStructure(NamedTuple):
     """What one trace of ``model(data, **model_kwargs)`` says about the model.
@@ -20,7 +22,8 @@ class ModelStructure(NamedTuple):
     sample sites, in model order; ``deterministic_sites``: the deterministic sites;
     ``location_sites``: global sites with real support and shape (K,) + event shape of the data;
     ``data_frames``: the plates the enumerated site sits in; ``max_plate_nesting``;
-    ``trace``: the trace itself, every latent sample site at :func:`origin` (no sampler runs).
+    ``trace``: the trace itself, read abstractly (see :func:`_abstract_trace`: site values are
+    ``jax.ShapeDtypeStruct``\ s, distributions give shapes and supports).
     """
 
     enum_site: str
@@ -74,7 +77,7 @@ def _abstract_trace(model, data, model_kwargs: dict) -> dict:
         recorded.update(handlers.trace(at_origin).get_trace(data, **model_kwargs))
 
     jax.make_jaxpr(record)()
-    if any(_has_tracer(site["fn"].support) for site in recorded.values() if site["type"] == "sample"):
+    if not all(is_concrete(getattr(site["fn"].support, "__dict__", {})) for site in recorded.values() if site["type"] == "sample"):
         return handlers.trace(at_origin).get_trace(data, **model_kwargs)
     trace = {}
     for name, site in recorded.items():
@@ -82,10 +85,6 @@ def _abstract_trace(model, data, model_kwargs: dict) -> dict:
         shape = jax.ShapeDtypeStruct(jnp.shape(value), jnp.result_type(value)) if value is not None else None
         trace[name] = dict(site, value=shape, args=(), kwargs=dict(site.get("kwargs", {}), rng_key=None))
     return trace
-
-
-def _has_tracer(obj) -> bool:
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(getattr(obj, "__dict__", {})))
 
 
 def inspect_model(model, data, model_kwargs: dict) -> ModelStructure:
