@@ -7,7 +7,7 @@ import numpyro.distributions as dist
 import pytest
 
 from mixzoo.infer._host_draws import SAMPLERS, host_sample
-from mixzoo.infer._init import _data_indices
+from mixzoo.infer._init import _data_indices, _median
 
 DRAWS = 4000
 SEEDS = jnp.asarray(np.random.default_rng(0).integers(0, 2**32, (DRAWS, 4), dtype=np.uint32))
@@ -57,6 +57,14 @@ def test_host_sample_is_reproducible_and_falls_back_to_jax():
     assert not np.array_equal(draw(SEEDS[0]), draw(SEEDS[1]))
     student = np.asarray(jax.vmap(lambda s: host_sample(dist.StudentT(5.0), s))(SEEDS))  # no NumPy sampler here
     assert abs(student.mean()) < 4.5 * np.sqrt(5 / 3 / DRAWS)
+
+
+@pytest.mark.parametrize("n", [1, 2, 63, 64])
+def test_median_by_sort_is_jnp_median_bit_for_bit(n):
+    # the restart values' medians (one sort) must give jnp.median's numbers exactly, for odd and
+    # even lengths (the even case averages the two middle values)
+    x = jnp.asarray(np.random.default_rng(n).standard_t(3, size=(n, 5, 2)), dtype=jnp.float32)
+    np.testing.assert_array_equal(np.asarray(_median(x)), np.asarray(jnp.median(x, axis=0)))
 
 
 @pytest.mark.parametrize("n,k", [(10, 10), (50, 7), (1_000_000, 20)])

@@ -23,7 +23,7 @@ class ModelStructure(NamedTuple):
     ``location_sites``: global sites with real support and shape (K,) + event shape of the data;
     ``data_frames``: the plates the enumerated site sits in; ``max_plate_nesting``;
     ``trace``: the trace itself, read abstractly (see :func:`_abstract_trace`: site values are
-    ``jax.ShapeDtypeStruct``\ s, distributions give shapes and supports).
+    ``jax.ShapeDtypeStruct`` objects, distributions give shapes and supports).
     """
 
     enum_site: str
