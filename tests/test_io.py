@@ -51,3 +51,17 @@ def test_overwrite_replaces_only_when_complete(tmp_path):
         (tmp / "new.txt").write_text("new")
     assert [p.name for p in out.iterdir()] == ["new.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_true_log_density_exact_and_silent_with_empty_components():
+    import warnings
+
+    from mixzoo import datasets
+
+    x = np.array([-1.0, 0.5, 3.0])
+    truth = {"weights": np.array([0.25, 0.0, 0.75]), "locs": np.array([0.0, 9.0, 2.0]), "scales": np.array([1.0, 1.0, 0.5])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log(0) of the empty component must not warn
+        got = datasets.true_log_density(x, truth)
+    pdf = lambda m, s: np.exp(-0.5 * ((x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+    np.testing.assert_allclose(got, np.log(0.25 * pdf(0.0, 1.0) + 0.75 * pdf(2.0, 0.5)), rtol=1e-12)

@@ -130,7 +130,11 @@ def tutorial_data() -> np.ndarray:
 
 
 def true_log_density(x, truth) -> np.ndarray:
-    """Pointwise log density of a 1-D normal mixture ``truth`` (dict of weights, locs, scales)."""
+    """Pointwise log density, shape (N,), of a 1-D normal mixture ``truth`` (dict of weights,
+    locs, scales, each (K,)) at ``x`` (N,). Components of weight 0 contribute nothing (their log
+    weight is -inf, without a warning)."""
     x = np.asarray(x, dtype=float)[:, None]
     comp = -0.5 * ((x - truth["locs"]) / truth["scales"]) ** 2 - np.log(truth["scales"] * np.sqrt(2 * np.pi))
-    return np.logaddexp.reduce(np.log(truth["weights"]) + comp, axis=1)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(truth["weights"])
+    return np.logaddexp.reduce(log_weights + comp, axis=1)
