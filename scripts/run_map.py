@@ -83,7 +83,8 @@ def print_components(params, z):
     print("component  weight  points  loc")
     for k in np.argsort(-np.asarray(params["weights"])):
         if counts[k] or params["weights"][k] > 0.01:
-            print(f"{k:9d}  {params['weights'][k]:6.3f}  {counts[k]:6d}  {np.round(np.asarray(params['locs'][k]), 3)}")
+            loc = ", ".join(f"{v:.4g}" for v in np.atleast_1d(np.asarray(params["locs"][k], dtype=float)))
+            print(f"{k:9d}  {params['weights'][k]:6.3f}  {counts[k]:6d}  {loc}")
 
 
 def plot_fit(path, data, names, z, params, label):
