@@ -214,7 +214,7 @@ def bench_step(quick):
 
     def per_step(fn):
         jax.block_until_ready(fn(u, data))
-        reps = 5 if quick else 20
+        reps = 50 if quick else 20  # quick: ~2 ms steps, so more of them for a stable median
         times = []
         for _ in range(reps):
             t0 = time.perf_counter()
@@ -228,7 +228,8 @@ def bench_step(quick):
     row("step", f"hand-written value_and_grad, N={n:,}, K={k} (ms)", f"{1e3 * t_hand:.1f}", "median, compiled")
     row("step", "TraceEnum_ELBO MAP step (ms)", f"{1e3 * t_enum:.1f}", f"{t_enum / t_hand:.2f}x hand-written")
     row("step", "analytic MixtureSameFamily MAP step, the default (ms)", f"{1e3 * t_ana:.1f}", f"{t_ana / t_hand:.2f}x hand-written")
-    row("step", "default path overhead (target <= 1.2x)", f"{t_ana / t_hand:.2f}x", "MET" if t_ana / t_hand <= 1.2 else "NOT MET")
+    verdict = "no verdict in --quick (the target is for N = 1e6)" if quick else ("MET" if t_ana / t_hand <= 1.2 else "NOT MET")
+    row("step", "default path overhead (target <= 1.2x)", f"{t_ana / t_hand:.2f}x", verdict)
 
 
 # ---------------------------------------------------------------- 4. NUTS
