@@ -29,4 +29,18 @@ def __dir__():
     return sorted(set(globals()) | set(_SUBMODULES) | set(_MODEL_NAMES) | set(importlib.import_module(".infer", __name__).__all__))
 
 
-__all__ = [*_MODEL_NAMES, "classify", "fit_map", "fit_nuts", "fit_svi_enum", "MAPResult", "NUTSResult", "SVIEnumResult"]
+__all__ = [
+    *_MODEL_NAMES,
+    "bind",
+    "classify",
+    "fit_map",
+    "fit_nuts",
+    "fit_svi",
+    "fit_svi_enum",
+    "MAPResult",
+    "NUTSResult",
+    "Problem",
+    "Result",
+    "SVIEnumResult",
+    "SVIResult",
+]

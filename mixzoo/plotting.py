@@ -16,7 +16,6 @@ Every function draws on ``ax`` (a new figure when ``None``) and returns the axes
 
 from __future__ import annotations
 
-import functools
 import warnings
 
 import numpy as np
@@ -24,8 +23,7 @@ import numpy as np
 from .diagnostics import cluster_counts, coclustering, point_partition, relabel, responsibilities
 from .diagnostics._arviz import import_arviz, pointwise_log_likelihood
 from .diagnostics.partition import check_assignments
-from .infer import MAPResult, NUTSResult, SVIEnumResult
-from .infer._structure import inspect_model
+from .infer import MAPResult, Result, SVIEnumResult
 
 #: Most posterior draws used for a density or probability band.
 MAX_DRAWS = 500
@@ -47,7 +45,7 @@ def _grid(data, grid, size=300):
     return np.linspace(lo - pad, hi + pad, size)
 
 
-def _thinned(result: NUTSResult, max_draws: int) -> dict:
+def _thinned(result: Result, max_draws: int) -> dict:
     n = next(iter(result.params.values())).shape[0]
     keep = np.linspace(0, n - 1, min(n, max_draws)).astype(int)
     return {s: np.asarray(v)[keep] for s, v in result.params.items()}
@@ -60,28 +58,27 @@ def _check_1d(data, name="data"):
     return arr
 
 
-def plot_density(result, data, *, grid=None, credible: float = 0.9, rug: bool = False, ax=None):
+def plot_density(result, data=None, *, grid=None, credible: float = 0.9, rug: bool = False, ax=None):
     """Posterior-predictive density of a 1-D model over a histogram (or rug) of ``data``.
 
-    :param result: a NUTS result (median density and a ``credible`` band over up to
-        ``MAX_DRAWS`` draws) or a MAP result (the plug-in density).
-    :param data: (N,) observations; ``grid`` (G,) points to evaluate the density at.
+    :param result: any mixzoo result: with draws (NUTS: median density and a ``credible``
+        band over up to ``MAX_DRAWS`` draws) or point values (MAP, SVI: the plug-in density).
+    :param data: (N,) observations to show (``None``: the data the result was fitted to);
+        ``grid`` (G,) points to evaluate the density at.
     :param rug: a rug of the data instead of the histogram.
     """
-    if not isinstance(result, (MAPResult, NUTSResult)):
-        raise TypeError(f"result must be a MAPResult or NUTSResult; got {type(result).__name__}")
+    if not isinstance(result, Result):
+        raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult); got {type(result).__name__}")
     if not 0 < credible < 1:
         raise ValueError(f"credible must be a number in (0, 1); got {credible!r}")
-    data = _check_1d(data)
-    structure = inspect_model(result.model, data, result.model_kwargs)
+    data = _check_1d(result.data if data is None else data)
+    structure = result.problem.structure
     grid = _grid(data, grid)
-    marginal = functools.partial(result.model, marginal=True)
-    if isinstance(result, NUTSResult):
+    if result.has_draws:
         latent = {s: v for s, v in _thinned(result, MAX_DRAWS).items() if s in structure.global_sites}
     else:
         latent = {s: np.asarray(result.params[s])[None] for s in structure.global_sites}
-    obs = next(n for n, s in structure.trace.items() if s["type"] == "sample" and s["is_observed"])
-    dens = np.exp(np.asarray(pointwise_log_likelihood(marginal, latent, grid, result.model_kwargs, obs)))  # (S, G)
+    dens = np.exp(pointwise_log_likelihood(result.problem, latent, grid))  # (S, G)
 
     ax = _axes(ax)
     if rug:
@@ -93,7 +90,7 @@ def plot_density(result, data, *, grid=None, credible: float = 0.9, rug: bool = 
         ax.fill_between(grid, lo, hi, color="C0", alpha=0.3, label=f"{credible:.0%} credible band")
         ax.plot(grid, mid, color="C0", label="posterior median density")
     else:
-        ax.plot(grid, dens[0], color="C0", label="MAP density")
+        ax.plot(grid, dens[0], color="C0", label="MAP density" if isinstance(result, MAPResult) else "plug-in density")
     ax.set(xlabel="x", ylabel="density", title="Posterior predictive density")
     ax.legend()
     return ax
@@ -102,9 +99,9 @@ def plot_density(result, data, *, grid=None, credible: float = 0.9, rug: bool = 
 def _components(components):
     """Mean ``locs`` (K, 2), ``scales`` (K, 2), ``weights`` (K,) of a MAP fit, or of the
     relabelled draws of a NUTS result / InferenceData."""
-    if isinstance(components, MAPResult):
+    if isinstance(components, Result) and not components.has_draws:
         values = {n: np.asarray(v) for n, v in components.params.items()}
-    elif isinstance(components, NUTSResult):
+    elif isinstance(components, Result):
         values = {n: np.asarray(v).mean(axis=0) for n, v in relabel(components).params.items()}
     else:
         post = relabel(components).posterior
@@ -185,13 +182,14 @@ def plot_cluster_counts(z, *, ax=None):
     return ax
 
 
-def plot_assignment(result, data, *, grid=None, credible: float = 0.9, ax=None):
-    """p(z = k | x) against x for a 1-D model: plug-in curves of a MAP fit, posterior mean and
-    ``credible`` band of a NUTS fit (relabelled here), or the per-point probabilities of an
-    SVI fit (at the data points)."""
-    if not isinstance(result, (MAPResult, NUTSResult, SVIEnumResult)):
-        raise TypeError(f"result must be a MAPResult, NUTSResult or SVIEnumResult; got {type(result).__name__}")
-    data = _check_1d(data)
+def plot_assignment(result, data=None, *, grid=None, credible: float = 0.9, ax=None):
+    """p(z = k | x) against x for a 1-D model: plug-in curves of a point fit (MAP, SVI
+    median), posterior mean and ``credible`` band of a fit with draws (NUTS, relabelled here),
+    or the per-point probabilities of an enumerated-guide SVI fit (at the data points).
+    ``data``: ``None`` for the data the result was fitted to."""
+    if not isinstance(result, Result):
+        raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult, SVIEnumResult); got {type(result).__name__}")
+    data = _check_1d(result.data if data is None else data)
     ax = _axes(ax)
     ax.plot(data, np.full_like(data, -0.03), "|", color="k", markersize=10, label="data")
     if isinstance(result, SVIEnumResult):
@@ -202,7 +200,7 @@ def plot_assignment(result, data, *, grid=None, credible: float = 0.9, ax=None):
             ax.scatter(data, probs[:, k], s=15, color=f"C{k % 10}", label=f"component {k}")
     else:
         grid = _grid(data, grid)
-        if isinstance(result, NUTSResult):
+        if result.has_draws:
             rel = relabel(result)
             thin = _thinned(rel, MAX_DRAWS)
             probs = np.asarray(responsibilities(rel._replace(params=thin), grid))  # (S, G, K)
@@ -220,22 +218,25 @@ def plot_assignment(result, data, *, grid=None, credible: float = 0.9, ax=None):
 
 
 def plot_training(result, *, fig=None):
-    """Loss curve (and, for a MAP fit, the gradient norm of each site, log scale) of a MAP or
-    SVI fit. Returns the figure (one or two axes)."""
+    """Loss curve (and, where the fit records them, the gradient norm of each site, log scale)
+    of any result with an objective (MAP, SVI, enumerated-guide SVI). Returns the figure (one
+    or two axes)."""
     import matplotlib.pyplot as plt
 
-    if not isinstance(result, (MAPResult, SVIEnumResult)):
-        raise TypeError(f"result must be a MAPResult or SVIEnumResult; got {type(result).__name__}")
-    has_grads = isinstance(result, MAPResult)
+    if not isinstance(result, Result) or result.losses is None:
+        raise TypeError(f"result must be a mixzoo result with losses (MAPResult, SVIResult, SVIEnumResult); got {type(result).__name__}")
+    norms = getattr(result.info, "grad_norms", None)
+    has_grads = norms is not None
     fig = plt.figure(figsize=(10 if has_grads else 6, 3.6)) if fig is None else fig
     axes = fig.subplots(1, 2 if has_grads else 1, squeeze=False)[0]
     losses = np.asarray(result.losses)
-    axes[0].plot(np.arange(losses.size), losses, color="C0", label="MAP loss (-log joint)" if has_grads else "ELBO loss")
+    label = "MAP loss (-log joint)" if isinstance(result, MAPResult) else "ELBO loss"
+    axes[0].plot(np.arange(losses.size), losses, color="C0", label=label)
     axes[0].set(xlabel="step", ylabel="loss", title="Loss")
     axes[0].legend()
     if has_grads:
-        for i, (site, norms) in enumerate(result.grad_norms.items()):
-            axes[1].plot(np.arange(norms.shape[0]), np.asarray(norms), color=f"C{i % 10}", label=site)
+        for i, (site, values) in enumerate(norms.items()):
+            axes[1].plot(np.arange(values.shape[0]), np.asarray(values), color=f"C{i % 10}", label=site)
         axes[1].set(xlabel="step", ylabel="gradient norm (unconstrained)", title="Gradient norms", yscale="log")
         axes[1].legend()
     fig.tight_layout()

@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NUTS_FILES = {"posterior.nc", "summary.csv", "assignments.csv", "density.png", "trace.png", "coclustering.png", "cluster_counts.png"}

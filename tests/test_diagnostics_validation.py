@@ -26,13 +26,13 @@ X = np.array([0.0, 1.0, 10.0, 11.0, 12.0])
         (lambda: diagnostics.check_truncation(X), TypeError, r"x must be a NUTSResult, MAPResult or InferenceData; got ndarray"),
         (lambda: diagnostics.compare({"a": None}), TypeError, r"fits must be a dict name -> InferenceData with at least two entries; got dict of length 1"),
         (lambda: diagnostics.compare({"a": None, "b": None}, ic="aic"), ValueError, r"ic must be 'loo' or 'waic'; got 'aic'"),
-        (lambda: diagnostics.responsibilities("fit", X), TypeError, r"result must be a MAPResult or NUTSResult; got str"),
+        (lambda: diagnostics.responsibilities("fit", X), TypeError, r"result must be a mixzoo result \(MAPResult, SVIResult, NUTSResult\); got str"),
         (lambda: plotting.plot_partition(np.zeros((4, 3)), np.zeros(4)), ValueError, r"data must have shape \(N, 2\) for this plot; got \(4, 3\)"),
         (lambda: plotting.plot_partition(np.zeros((4, 2)), np.zeros(3)), ValueError, r"partition must have shape \(4,\), one label per point; got \(3,\)"),
-        (lambda: plotting.plot_training("fit"), TypeError, r"result must be a MAPResult or SVIEnumResult; got str"),
+        (lambda: plotting.plot_training("fit"), TypeError, r"result must be a mixzoo result with losses \(MAPResult, SVIResult, SVIEnumResult\); got str"),
         (lambda: plotting.plot_trace({"a": 1}), TypeError, r"idata must be an InferenceData from to_arviz; got dict"),
-        (lambda: plotting.plot_density(None, X), TypeError, r"result must be a MAPResult or NUTSResult; got NoneType"),
-        (lambda: plotting.plot_assignment(None, X), TypeError, r"result must be a MAPResult, NUTSResult or SVIEnumResult; got NoneType"),
+        (lambda: plotting.plot_density(None, X), TypeError, r"result must be a mixzoo result \(MAPResult, SVIResult, NUTSResult\); got NoneType"),
+        (lambda: plotting.plot_assignment(None, X), TypeError, r"result must be a mixzoo result \(MAPResult, SVIResult, NUTSResult, SVIEnumResult\); got NoneType"),
     ],
 )
 def test_bad_input_is_refused(call, exc, pattern):
@@ -61,7 +61,7 @@ def test_to_arviz_posterior_predictive_flag():
     x, res = tutorial_nuts()
     with pytest.raises(TypeError, match=r"posterior_predictive must be True or False; got 'yes'"):
         diagnostics.to_arviz(res, x, posterior_predictive="yes")
-    with pytest.raises(ValueError, match=r"data must be a 1-D array of shape \(N,\); got an array of shape \(5, 2\)"):
+    with pytest.raises(ValueError, match=r"data must have shape \(M,\) like the data the model was fitted to; got shape \(5, 2\)"):
         diagnostics.to_arviz(res, np.c_[x, x])
 
 

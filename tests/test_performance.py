@@ -15,10 +15,8 @@ import pytest
 from numpyro.distributions import constraints
 from numpyro.distributions.transforms import biject_to
 
-from mixzoo import classify, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map, fit_svi
-from mixzoo.infer._data import full_data_hyperparameters
+from mixzoo import bind, classify, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map, fit_svi
 from mixzoo.infer._objective import negative_log_joint
-from mixzoo.infer._structure import inspect_model
 
 RNG = np.random.default_rng(1)
 X1 = np.concatenate([RNG.normal(-3, 1, 40), RNG.normal(2, 0.5, 60)])
@@ -56,15 +54,17 @@ def _starts(structure, data, n):
 
 
 def _objectives(model, data, kwargs):
-    structure = inspect_model(model, data, kwargs)
-    x = jnp.asarray(data, dtype=jnp.float32)
+    problems = {form: bind(model, data, marginalise=form, **kwargs) for form in ("analytic", "enumerate")}
+    structure = problems["analytic"].structure
     starts = _starts(structure, data, 4)
     to_c = {s: biject_to(structure.trace[s]["fn"].support) for s in structure.global_sites}
     unconstrained = {s: to_c[s].inv(v) for s, v in starts.items()}
 
     def in_u(form):
-        loss = negative_log_joint(model, x, kwargs, structure, form)
-        return jax.vmap(jax.value_and_grad(lambda u: loss({s: to_c[s](v) for s, v in u.items()}, x)))(unconstrained)
+        p = problems[form]
+        loss = negative_log_joint(p.spec)
+        value = lambda u: loss({s: to_c[s](v) for s, v in u.items()}, p.placed, p.mask, p.hyper)  # noqa: E731
+        return jax.vmap(jax.value_and_grad(value))(unconstrained)
 
     return in_u("analytic"), in_u("enumerate")
 
@@ -91,14 +91,13 @@ def test_fit_map_default_is_analytic_and_matches_enumerate():
 def test_minibatch_likelihood_scaling_is_unbiased():
     """Priors once plus N/B times the batch likelihood: the mean over a partition of the data
     into equal batches is the full-data objective."""
-    kwargs = full_data_hyperparameters(dp_gmm, X1, {"truncation": 5})
-    structure = inspect_model(dp_gmm, X1, kwargs)
+    problem = bind(dp_gmm, X1, truncation=5)
+    start = {s: v[0] for s, v in _starts(problem.structure, X1, 1).items()}
+    loss = negative_log_joint(problem.spec)
     x = jnp.asarray(X1, dtype=jnp.float32)
-    start = {s: v[0] for s, v in _starts(structure, X1, 1).items()}
-    loss = negative_log_joint(dp_gmm, x, kwargs, structure, "analytic")
     batches = x[RNG.permutation(x.size)].reshape(4, -1)
-    pieces = [float(loss(start, b, None, 4.0)) for b in batches]
-    np.testing.assert_allclose(np.mean(pieces), float(loss(start, x)), rtol=1e-5)
+    pieces = [float(loss(start, b, None, problem.hyper, 4.0)) for b in batches]
+    np.testing.assert_allclose(np.mean(pieces), float(loss(start, problem.placed, problem.mask, problem.hyper)), rtol=1e-5)
 
 
 @pytest.fixture(scope="session")
@@ -212,12 +211,12 @@ MULTI_DEVICE = textwrap.dedent(
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     from mixzoo import datasets, dirichlet_gmm, fit_map, fit_svi, fit_nuts
-    from mixzoo.infer._data import place_data
+    from mixzoo import bind
     out = {"devices": jax.device_count()}
-    g = datasets.load("galaxy")                     # N = 82: padded to 84 on 4 devices
-    placed, mask = place_data(g, None)
-    out["shards"] = len(placed.sharding.device_set)
-    out["padding"] = int((~np.asarray(mask)).sum())
+    g = datasets.load("galaxy")                     # N = 82: padded to 88 (its bucket, a multiple of 4)
+    problem = bind(dirichlet_gmm, g, n_components=3)
+    out["shards"] = len(problem.placed.sharding.device_set)
+    out["padding"] = int((~np.asarray(problem.mask)).sum())
     def diff(a, b):
         return max(float(np.max(np.abs(np.asarray(a[k]) - np.asarray(b[k])))) for k in a)
     kw = dict(n_components=3, n_restarts=8, num_steps=200)
@@ -230,7 +229,7 @@ MULTI_DEVICE = textwrap.dedent(
     # NUTS amplifies rounding differences along its trajectories: compare the first draws
     kw = dict(n_components=3, num_warmup=0, num_samples=3, num_chains=4)
     par, seq = fit_nuts(dirichlet_gmm, g, **kw), fit_nuts(dirichlet_gmm, g, chain_method="sequential", **kw)
-    out["nuts_method"] = par.mcmc.chain_method
+    out["nuts_method"] = par.info.chain_method
     out["nuts_params"] = diff(par.samples, seq.samples)
     print("RESULT", json.dumps(out))
     """
@@ -247,7 +246,7 @@ def test_sharded_fits_equal_single_device():
     proc = subprocess.run([sys.executable, "-c", MULTI_DEVICE], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT", 1)[1])
-    assert out["devices"] == 4 and out["shards"] == 4 and out["padding"] == 2
+    assert out["devices"] == 4 and out["shards"] == 4 and out["padding"] == 6
     assert out["map_params"] < 1e-4 and out["map_loss"] < 1e-4, out
     assert out["svi_params"] < 1e-4, out
     assert out["nuts_method"] == "parallel"

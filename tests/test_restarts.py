@@ -7,7 +7,7 @@ import numpyro.distributions as dist
 import pytest
 
 from mixzoo.infer._host_draws import SAMPLERS, host_sample
-from mixzoo.infer._init import _data_indices, _median
+from mixzoo.infer._restarts import _data_indices, _median
 
 DRAWS = 4000
 SEEDS = jnp.asarray(np.random.default_rng(0).integers(0, 2**32, (DRAWS, 4), dtype=np.uint32))

@@ -1,7 +1,6 @@
 """Reproduction of the NumPyro GMM tutorial (seed 003) on [0, 1, 10, 11, 12], K = 2."""
 
 import numpy as np
-import pytest
 
 from conftest import TUTORIAL_KWARGS
 from mixzoo import classify, dirichlet_gmm, fit_nuts, fit_svi_enum

@@ -84,7 +84,7 @@ def test_fit_nuts_per_chain_init_shape():
 def test_classify_arguments(tutorial_map):
     with pytest.raises(ValueError, match=r"temperature must be 0 \(MAP\) or 1 \(sampled\); got 0.5"):
         classify(tutorial_map, X, temperature=0.5)
-    with pytest.raises(TypeError, match=r"result must be a MAPResult, SVIResult or NUTSResult; got dict"):
+    with pytest.raises(TypeError, match=r"result must be a mixzoo result \(MAPResult, SVIResult, NUTSResult\); got dict"):
         classify({}, X)
     with pytest.raises(ValueError, match=r"data must contain only finite numbers; got NaN at index 0"):
         classify(tutorial_map, np.array([np.nan, 1.0]))

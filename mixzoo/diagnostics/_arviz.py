@@ -10,18 +10,16 @@ site's log-density in that formulation, evaluated at the NUTS draws.
 
 from __future__ import annotations
 
-import functools
 import warnings
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from numpyro import handlers
-from numpyro.infer import log_likelihood
-from numpyro.infer.util import potential_energy, unconstrain_fn
+from numpyro.infer.util import potential_energy
 
 from ..infer import NUTSResult
-from ..infer._structure import inspect_model
+from ..infer import _programs
+from ..infer.problem import check_new_data
 
 #: Name of the component dimension in every InferenceData built by :func:`to_arviz`.
 COMPONENT_DIM = "component"
@@ -49,12 +47,13 @@ def import_arviz():
     return arviz
 
 
-def to_arviz(result: NUTSResult, data, *, posterior_predictive: bool = False, seed: int = 0):
+def to_arviz(result, data=None, *, posterior_predictive: bool = False, seed: int = 0):
     """Convert a :func:`mixzoo.fit_nuts` result to an ``arviz.InferenceData``.
 
-    :param result: a :class:`mixzoo.infer.NUTSResult` with C chains of S draws.
-    :param data: the data the result was fitted to, shape (N,) or (N, D) (a NUTS result does
-        not keep it).
+    :param result: a result with posterior draws (:class:`mixzoo.infer.NUTSResult`, C chains
+        of S draws); it carries its problem, so nothing else is needed.
+    :param data: ``None`` (the data the result was fitted to) or other points of the same
+        event shape to evaluate the pointwise log-likelihood at.
     :param posterior_predictive: also add a ``posterior_predictive`` group with one replicate
         data set per draw, shape (C, S, N) or (C, S, N, D).
     :returns: ``InferenceData`` with groups
@@ -74,26 +73,22 @@ def to_arviz(result: NUTSResult, data, *, posterior_predictive: bool = False, se
         raise TypeError(f"result must be a NUTSResult from fit_nuts; got {type(result).__name__}")
     if not isinstance(posterior_predictive, (bool, np.bool_)):
         raise TypeError(f"posterior_predictive must be True or False; got {posterior_predictive!r}")
-    structure = inspect_model(result.model, data, result.model_kwargs)  # validates the data
-    data = jnp.asarray(data, dtype=jnp.result_type(float))
+    problem = result.problem
+    spec, structure = problem.spec, problem.structure
     n_chains, n_draws = np.shape(result.diverging)
     if n_chains * n_draws != next(iter(result.params.values())).shape[0]:
         raise ValueError("result must be an unmodified NUTSResult: its params and diverging disagree in size")
-    observed = [n for n, s in structure.trace.items() if s["type"] == "sample" and s["is_observed"]]
-    if len(observed) != 1:
-        raise ValueError(f"the model must have exactly one observed sample site; got {observed}")
-    obs = observed[0]
-    marginal = functools.partial(result.model, marginal=True)
-    latent = {s: result.params[s] for s in structure.global_sites}
-
-    loglik = pointwise_log_likelihood(marginal, latent, data, result.model_kwargs, obs)
-    lp = jax.jit(jax.vmap(functools.partial(_log_joint, marginal, result.model_kwargs), (0, None)))(latent, data)
+    host = problem.data if data is None else check_new_data(problem, data)
+    obs = spec.observed
+    latent = {s: np.asarray(result.params[s]) for s in structure.global_sites}
+    loglik = pointwise_log_likelihood(problem, latent, host)
+    lp = log_joint(problem, latent)
 
     def grouped(x):
         x = np.asarray(x)
         return x.reshape((n_chains, n_draws) + x.shape[1:])
 
-    k, event = structure.n_components, tuple(data.shape[1:])
+    k, event = structure.n_components, tuple(host.shape[1:])
     posterior = {name: np.asarray(v) for name, v in result.samples.items()}
     dims = {name: _site_dims(name, v.shape[2:], structure.trace.get(name), k, event) for name, v in posterior.items()}
     dims[obs] = [OBS_DIM] + ([DATA_DIM] if event else [])
@@ -104,13 +99,11 @@ def to_arviz(result: NUTSResult, data, *, posterior_predictive: bool = False, se
         posterior=posterior,
         sample_stats=stats,
         log_likelihood={obs: grouped(loglik)},
-        observed_data={obs: np.asarray(data)},
+        observed_data={obs: np.asarray(host)},
     )
     if posterior_predictive:
-        keys = jax.random.split(jax.random.PRNGKey(seed), n_chains * n_draws)
-        replicate = jax.jit(jax.vmap(functools.partial(_replicate, marginal, result.model_kwargs, obs), (0, None, 0)))
-        groups["posterior_predictive"] = {obs: grouped(replicate(latent, data, keys))}
-    coords = {COMPONENT_DIM: np.arange(k), OBS_DIM: np.arange(data.shape[0])}
+        groups["posterior_predictive"] = {obs: grouped(replicates(problem, latent, host, seed))}
+    coords = {COMPONENT_DIM: np.arange(k), OBS_DIM: np.arange(host.shape[0])}
     if event:
         coords[DATA_DIM] = np.arange(event[0])
     az = import_arviz()
@@ -122,10 +115,53 @@ def to_arviz(result: NUTSResult, data, *, posterior_predictive: bool = False, se
     )
 
 
-def pointwise_log_likelihood(marginal_model, latent: dict, data, model_kwargs: dict, obs: str = "obs"):
-    """log p(x_i | globals) for every draw and datum: (S, N) from ``latent`` values with a leading
-    (S,) axis, computed on ``marginal_model`` (the model with ``marginal=True``)."""
-    return log_likelihood(marginal_model, latent, data, parallel=True, **model_kwargs)[obs]
+def _observed_fn(spec, latent, data, hyper):
+    """The observed site's distribution of the marginal model at one value of the globals."""
+    model = handlers.substitute(handlers.seed(spec.model_fn("marginal"), 0), data=latent)
+    return handlers.trace(model).get_trace(data, None, hyper)[spec.observed]["fn"]
+
+
+def pointwise_log_likelihood(problem, latent: dict, data=None) -> np.ndarray:
+    """log p(x_i | globals), the assignment summed out, for every draw and point: (S, M) from
+    ``latent`` values with a leading (S,) axis, at ``data`` (M, ...) (``None``: the problem's
+    data). One program per problem signature, S and padded M."""
+    spec = problem.spec
+    host, placed, _ = problem.place(problem.data if data is None else data)
+    n = jax.tree_util.tree_leaves(latent)[0].shape[0]
+
+    def run(latent, data, hyper):
+        return jax.lax.map(lambda one: _observed_fn(spec, one, data, hyper).log_prob(data), latent, batch_size=64)
+
+    out = _programs.jitted((spec, "loglik", n, placed.shape), run)(latent, placed, problem.hyper)
+    return np.asarray(out)[:, : host.shape[0]]
+
+
+def log_joint(problem, latent: dict) -> np.ndarray:
+    """(S,) minus the potential energy (the log joint density in unconstrained space) of the
+    marginal model on the problem's data at each draw of ``latent``."""
+    spec = problem.spec
+    model = spec.model_fn("marginal")
+    n = jax.tree_util.tree_leaves(latent)[0].shape[0]
+
+    def run(latent, data, mask, hyper):
+        one = lambda v: -potential_energy(model, (data, mask, hyper), {}, spec.unconstrain(v))  # noqa: E731
+        return jax.lax.map(one, latent, batch_size=64)
+
+    return np.asarray(_programs.jitted((spec, "log_joint", n), run)(latent, problem.placed, problem.mask, problem.hyper))
+
+
+def replicates(problem, latent: dict, data, seed: int) -> np.ndarray:
+    """(S, M, ...) one replicate data set per draw, from the observed site's distribution."""
+    spec = problem.spec
+    host, placed, _ = problem.place(data)
+    n = jax.tree_util.tree_leaves(latent)[0].shape[0]
+
+    def run(latent, data, hyper, keys):
+        return jax.lax.map(lambda a: _observed_fn(spec, a[0], data, hyper).sample(a[1]), (latent, keys), batch_size=64)
+
+    keys = jax.random.split(jax.random.PRNGKey(seed), n)
+    out = _programs.jitted((spec, "replicates", n, placed.shape), run)(latent, placed, problem.hyper, keys)
+    return np.asarray(out)[:, : host.shape[0]]
 
 
 def compare(fits: dict, *, ic: str = "loo", **kwargs):
@@ -142,20 +178,6 @@ def compare(fits: dict, *, ic: str = "loo", **kwargs):
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         return az.compare(fits, ic=ic, **kwargs)
-
-
-def _log_joint(marginal_model, model_kwargs, latent, data):
-    """Minus the potential energy (log joint density in unconstrained space) at one draw."""
-    unconstrained = unconstrain_fn(marginal_model, (data,), model_kwargs, latent)
-    return -potential_energy(marginal_model, (data,), model_kwargs, unconstrained)
-
-
-def _replicate(marginal_model, model_kwargs, obs, latent, data, key):
-    """One replicate data set drawn from the observed site's distribution at one draw."""
-    trace = handlers.trace(handlers.substitute(handlers.seed(marginal_model, 0), data=latent)).get_trace(
-        data, **model_kwargs
-    )
-    return trace[obs]["fn"].sample(key)
 
 
 def _site_dims(name, shape, site, k, event) -> list:

@@ -19,8 +19,8 @@ from typing import Mapping
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..infer import MAPResult, NUTSResult
-from ._arviz import COMPONENT_DIM, import_arviz
+from ..infer import Result
+from ._arviz import COMPONENT_DIM, import_arviz, log_joint
 
 #: Most alignment rounds when the reference is iterated to the mean of the relabelled draws.
 MAX_ROUNDS = 20
@@ -100,13 +100,16 @@ def _align(feats: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def _component_values(x):
-    """name -> (C, S, K, ...) draws of the component-indexed variables of ``x``, and lp or None."""
-    if isinstance(x, NUTSResult):
+    """name -> (C, S, K, ...) draws of the component-indexed variables of ``x``, and the
+    (C, S) log density (as ``to_arviz`` puts it in ``sample_stats.lp``) or None."""
+    if isinstance(x, Result) and x.has_draws:
         if "weights" not in x.samples:
             raise ValueError("x must follow the model contract (a 'weights' site of shape (K,)); it has no 'weights'")
         k = x.samples["weights"].shape[-1]
         values = {n: np.asarray(v) for n, v in x.samples.items() if v.ndim >= 3 and v.shape[2] == k}
-        return values, None
+        latent = {s: np.asarray(x.params[s]) for s in x.problem.structure.global_sites}
+        lp = log_joint(x.problem, latent).reshape(np.shape(x.diverging))
+        return values, lp
     az = import_arviz()
     if isinstance(x, az.InferenceData) and hasattr(x, "posterior"):
         post = x.posterior
@@ -121,7 +124,7 @@ def _component_values(x):
 
 
 def _reference_values(reference, values):
-    if isinstance(reference, MAPResult):
+    if isinstance(reference, Result) and not reference.has_draws:
         return {n: np.asarray(reference.params[n]) for n in values if n in reference.params}
     return reference
 
@@ -133,14 +136,14 @@ def _permute(v: np.ndarray, perm: np.ndarray) -> np.ndarray:
 
 
 def _apply(x, perm):
-    if isinstance(x, NUTSResult):
+    if isinstance(x, Result) and x.has_draws:
         k = perm.shape[-1]
         samples = {
             n: (_permute(np.asarray(v), perm) if v.ndim >= 3 and v.shape[2] == k else np.asarray(v))
             for n, v in x.samples.items()
         }
         params = {n: v.reshape((-1,) + v.shape[2:]) for n, v in samples.items()}
-        return x._replace(samples=samples, params=params)
+        return x._replace(params=params, info=x.info._replace(samples=samples))
     out = x.copy()
     post = out.posterior
     for n in post.data_vars:

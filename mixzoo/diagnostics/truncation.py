@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import check_positive
-from ..infer import MAPResult, NUTSResult
+from ..infer import Result
 from ._arviz import import_arviz
 
 #: Default threshold on the posterior mean weight of the last component.
@@ -70,8 +70,8 @@ def check_truncation(x, *, threshold: float = DEFAULT_THRESHOLD, warn: bool = Tr
 
 def _weights(x) -> np.ndarray:
     """The stick-breaking ``weights`` draws of ``x``, shape (..., T)."""
-    if isinstance(x, (NUTSResult, MAPResult)):
-        values = x.samples if isinstance(x, NUTSResult) else x.params
+    if isinstance(x, Result):
+        values = x.params
         if "sticks" not in values or "weights" not in values:
             raise ValueError("x must be a fit of a stick-breaking model (sites 'sticks' and 'weights', e.g. dp_gmm)")
         return np.asarray(values["weights"])

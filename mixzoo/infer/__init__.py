@@ -1,28 +1,41 @@
-"""Inference drivers; each takes the model function as its first argument and works on every
-model of :mod:`mixzoo.models` (and on any model with one enumerated assignment site).
+"""Inference drivers; each takes a model function and its data (or a bound problem from
+:func:`bind`) and works on every model of :mod:`mixzoo.models` (and on any model with one
+enumerated assignment site).
 
 =================  ==========================================================  ===============
 driver             what it does                                                result
 =================  ==========================================================  ===============
+``bind``           the model, its data and hyperparameters, read once          ``Problem``
 ``fit_map``        MAP, best of many vmapped restarts, analytic or enumerated  ``MAPResult``
 ``fit_svi``        minibatch mean-field SVI of the globals (millions of points) ``SVIResult``
 ``fit_svi_enum``   per-datum assignment guide, globals at the MAP              ``SVIEnumResult``
 ``fit_nuts``       collapsed NUTS, several chains                              ``NUTSResult``
 ``classify``       ``infer_discrete`` assignments (MAP or sampled), new data   array
 =================  ==========================================================  ===============
+
+Every result is a :class:`Result` (``problem``, ``params``, ``losses``, ``info``).
 """
 
-from .classify import classify
-from .map import MAPResult, fit_map
-from .nuts import NUTSResult, fit_nuts
-from .svi import SVIResult, fit_svi
-from .svi_enum import SVIEnumResult, fit_svi_enum
+from .. import _cache
+
+_cache.enable_persistent_cache()  # JAX's persistent compilation cache, on by default (see mixzoo._cache)
+
+from .classify import classify  # noqa: E402
+from .map import MAPResult, fit_map  # noqa: E402
+from .nuts import NUTSResult, fit_nuts  # noqa: E402
+from .problem import Problem, bind  # noqa: E402
+from .result import Result  # noqa: E402
+from .svi import SVIResult, fit_svi  # noqa: E402
+from .svi_enum import SVIEnumResult, fit_svi_enum  # noqa: E402
 
 __all__ = [
     "MAPResult",
     "NUTSResult",
+    "Problem",
+    "Result",
     "SVIEnumResult",
     "SVIResult",
+    "bind",
     "classify",
     "fit_map",
     "fit_nuts",

@@ -5,8 +5,8 @@
   full data and passed explicitly, so a model that only sees a batch keeps the full data's priors.
 * :class:`DataPlateWeights`: scales (minibatch: N / B) and masks (padding) the sites inside
   the data plates only; the priors of the global sites are untouched.
-* :func:`place_data`: shards the data over a 1-D device mesh (padded to a multiple of the
-  number of devices, the padding masked out).
+* :func:`data_mesh`: the 1-D device mesh the data are sharded over (see
+  :mod:`mixzoo.infer.problem`, which pads and places the data).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import inspect
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 from numpyro.primitives import Messenger
 
 from ..models._common import DATA_DERIVED_HYPERPARAMETERS, default_hyperparameters
@@ -75,13 +75,13 @@ def full_data_hyperparameters(model, data, model_kwargs: dict) -> dict:
 class DataPlateWeights(Messenger):
     """Scale and mask the sample sites that sit in one of the plates ``plates`` (by name).
 
-    ``scale``: a Python float (N / B for a minibatch of B out of N points). ``mask``: ``None``
-    or a bool array (N,) over the data plate (False for padding points).
+    ``scale``: ``None`` or a number, possibly traced (N / B for a minibatch of B out of N
+    points). ``mask``: ``None`` or a bool array (N,) over the data plate (False for padding).
     """
 
-    def __init__(self, fn=None, *, plates=(), scale: float = 1.0, mask=None):
+    def __init__(self, fn=None, *, plates=(), scale=None, mask=None):
         self.plates = {frame.name: frame.dim for frame in plates}
-        self.scale = float(scale)
+        self.scale = None if isinstance(scale, (int, float)) and scale == 1 else scale
         self.mask = mask
         super().__init__(fn)
 
@@ -91,7 +91,7 @@ class DataPlateWeights(Messenger):
         dims = [f.dim for f in msg["cond_indep_stack"] if f.name in self.plates]
         if not dims:
             return
-        if self.scale != 1.0:
+        if self.scale is not None:
             msg["scale"] = self.scale if msg.get("scale") is None else self.scale * msg["scale"]
         if self.mask is not None:
             dim = dims[0]
@@ -101,31 +101,3 @@ class DataPlateWeights(Messenger):
 def data_mesh(devices=None) -> Mesh:
     """A 1-D mesh over ``devices`` (default: all devices of all processes)."""
     return Mesh(np.asarray(jax.devices() if devices is None else devices), (DATA_AXIS,))
-
-
-def place_data(data: np.ndarray, shard: bool | None):
-    """Put ``data`` (N, ...) on the devices: ``(array, mask)``.
-
-    Unsharded (``shard=False``, or ``None`` with one device): the array as is and ``mask=None``.
-    Sharded (``shard=True``, or ``None`` with several devices): the data padded with copies of
-    its first point to a multiple of the number of devices and split over a 1-D mesh along N;
-    ``mask`` (N_padded,) is False on the padding. Built with ``make_array_from_callback``, so
-    under ``jax.distributed`` every process passes the same full data and keeps only its shards.
-    """
-    n_devices = jax.device_count()
-    if shard is None:
-        shard = n_devices > 1
-    if not shard or n_devices == 1:
-        return jnp.asarray(data, dtype=jnp.result_type(float)), None
-    data = np.asarray(data, dtype=np.dtype(jnp.result_type(float)))
-    n = data.shape[0]
-    pad = (-n) % n_devices
-    padded = np.concatenate([data, np.repeat(data[:1], pad, axis=0)]) if pad else data
-    mask = np.arange(n + pad) < n
-    mesh = data_mesh()
-
-    def put(x):
-        sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS, *([None] * (x.ndim - 1))))
-        return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
-
-    return put(padded), (put(mask) if pad else None)

@@ -1,6 +1,6 @@
 """Prior draws made by NumPy on the host, called from inside a compiled program.
 
-The restart values (:mod:`mixzoo.infer._init`) need a few dozen joint prior draws once per fit.
+The restart values (:mod:`mixzoo.infer._restarts`) need a few dozen joint prior draws once per fit.
 JAX's Gamma sampler (behind Gamma, Beta and Dirichlet) is a rejection loop whose compilation
 costs about a second on 2 CPU cores, far more than the draws themselves. NumPy draws the same
 distributions exactly in microseconds; :func:`host_sample` hands a site's parameters to NumPy

@@ -2,58 +2,44 @@
 
 * ``"analytic"``: ``log_density`` of the model called with ``marginal=True``, where
   ``MixtureSameFamily`` sums the assignment out (one logsumexp over K per point).
-* ``"enumerate"``: ``TraceEnum_ELBO`` with an ``AutoDelta`` guide over the global sites, the
-  assignment enumerated in parallel (what ``infer_discrete`` and guide-side enumeration use).
+* ``"enumerate"``: ``TraceEnum_ELBO`` of the model with the global sites conditioned on their
+  values and an empty guide, the assignment enumerated in parallel (what ``infer_discrete``
+  and guide-side enumeration use): the ELBO of a Delta guide, which has zero entropy.
 
-Both return the same number (a Delta guide has zero entropy) and the same gradients; the
-analytic form skips the enumeration machinery and is about as fast as a hand-written kernel.
+Both return the same number and the same gradients; the analytic form skips the enumeration
+machinery and is about as fast as a hand-written kernel.
 """
 
 from __future__ import annotations
 
 import jax
 from numpyro import handlers
-from numpyro.infer import TraceEnum_ELBO, init_to_median
-from numpyro.infer.autoguide import AutoDelta
+from numpyro.infer import TraceEnum_ELBO
 from numpyro.infer.util import log_density
 
-from ._data import DataPlateWeights, marginal_kwargs
+
+def _empty_guide(*args, **kwargs):
+    return None
 
 
-def global_guide(model, structure):
-    """An AutoDelta over the global sites of ``model`` (the enumerated site stays in the model)."""
-    visible = set(structure.global_sites) | {
-        frame.name for site in structure.global_sites for frame in structure.trace[site]["cond_indep_stack"]
-    }
-    blocked = handlers.block(handlers.seed(model, 0), hide_fn=lambda site: site.get("name") not in visible)
-    return AutoDelta(blocked, init_loc_fn=init_to_median)
+def negative_log_joint(spec):
+    """``loss(constrained, data, mask, hyper, scale=None) -> ()``: minus the log joint density
+    of ``spec``'s model at the constrained global values ``constrained`` (site name -> value),
+    in the form ``spec.marginalise`` names. ``mask`` (N,) bool drops points (padding),
+    ``scale`` multiplies the likelihood (N / B for a minibatch of B points); both traced."""
+    if spec.marginalise == "analytic":
+        model = spec.model_fn("marginal")
 
-
-def negative_log_joint(model, data, model_kwargs: dict, structure, marginalise: str):
-    """``loss(constrained, data, mask=None, scale=1.0) -> ()``: minus the log joint density of
-    ``model`` at the constrained global values ``constrained`` (site name -> value).
-
-    ``data`` here only builds the guide of the enumerated form; ``mask`` (N,) bool drops
-    points (padding), ``scale`` multiplies the likelihood (N / B for a minibatch of B points).
-    """
-    plates = structure.data_frames
-    if marginalise == "analytic":
-        kwargs = marginal_kwargs(model_kwargs, "analytic")
-
-        def loss(constrained, data, mask=None, scale=1.0):
-            weighted = DataPlateWeights(model, plates=plates, scale=scale, mask=mask)
-            return -log_density(weighted, (data,), kwargs, constrained)[0]
+        def loss(constrained, data, mask, hyper, scale=None):
+            return -log_density(model, (data, mask, hyper, scale), {}, constrained)[0]
 
         return loss
 
-    guide = global_guide(model, structure)
-    handlers.seed(guide, 0)(data, **model_kwargs)  # build the guide's prototype once
-    elbo = TraceEnum_ELBO(max_plate_nesting=structure.max_plate_nesting)
-    names = {site: f"{site}_auto_loc" for site in structure.global_sites}
+    model = spec.model_fn("enumerated")
+    elbo = TraceEnum_ELBO(max_plate_nesting=spec.structure.max_plate_nesting)
 
-    def loss(constrained, data, mask=None, scale=1.0):
-        params = {names[s]: v for s, v in constrained.items()}
-        weighted = DataPlateWeights(model, plates=plates, scale=scale, mask=mask)
-        return elbo.loss(jax.random.PRNGKey(0), params, weighted, guide, data, **model_kwargs)
+    def loss(constrained, data, mask, hyper, scale=None):
+        conditioned = handlers.condition(model, data=constrained)
+        return elbo.loss(jax.random.PRNGKey(0), {}, conditioned, _empty_guide, data, mask, hyper, scale)
 
     return loss

@@ -147,16 +147,18 @@ def _apply(transforms: dict, values: dict) -> dict:
 SITE_POINTS = 16
 
 
-def fitted_sites(model, data, model_kwargs: dict, latent: dict, enum_site: str):
-    """``(values, weights)`` of ``model`` with the global sites set to ``latent``: ``values``
-    maps every global and deterministic site (e.g. the stick-breaking ``weights`` of
-    ``dp_gmm``) to its value, ``weights`` (K,) are the probabilities of the enumerated site
-    ``enum_site``'s Categorical. ``latent``: global site name -> value (unbatched); ``data``:
-    (N, ...), of which the model sees the first ``SITE_POINTS`` (``model_kwargs`` should hold
-    the full data's hyperparameters). Runs no sampler; traced inside the drivers' compiled calls.
+def fitted_sites(spec, data, hyper: dict, latent: dict):
+    """``(values, weights)`` of ``spec``'s model with the global sites set to ``latent``:
+    ``values`` maps every global and deterministic site (e.g. the stick-breaking ``weights`` of
+    ``dp_gmm``) to its value, ``weights`` (K,) are the probabilities of the enumerated site's
+    Categorical. ``latent``: global site name -> value (unbatched); ``data``: (N, ...), of
+    which the model sees the first ``SITE_POINTS``; ``hyper``: the problem's traced keywords
+    (the full data's hyperparameters). Runs no sampler; traced inside the drivers' programs.
     """
+    model = spec.model_fn("enumerated")
+    enum_site = spec.structure.enum_site
     fixed = handlers.substitute(handlers.substitute(model, data=latent), substitute_fn=origin)
-    trace = handlers.trace(fixed).get_trace(data[:SITE_POINTS], **model_kwargs)
+    trace = handlers.trace(fixed).get_trace(data[:SITE_POINTS], None, hyper)
     values = {
         name: site["value"]
         for name, site in trace.items()

@@ -2,56 +2,53 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
-import jax.numpy as jnp
+import numpy as np
 from numpyro import handlers
 from numpyro.contrib.funsor import infer_discrete
 
 from .._validation import check_int
-from ._structure import inspect_model
-from .map import MAPResult
-from .nuts import NUTSResult
-from .svi import SVIResult
+from . import _programs
+from .result import Result
 
 
-def classify(result, data, *, temperature: int = 0, seed: int = 0) -> jnp.ndarray:
+def classify(result, data=None, *, temperature: int = 0, seed: int = 0) -> np.ndarray:
     """Assign each point of ``data`` (training or new data) to a component.
 
-    :param result: a :class:`MAPResult` or :class:`SVIResult` (point values: the MAP, or the
-        variational median of the globals) or a :class:`NUTSResult` (posterior draws).
-    :param data: shape (N,) or (N, D), as the model expects.
+    :param result: any mixzoo result: point values (a MAP fit, the variational median of an
+        SVI fit) or posterior draws (a NUTS fit).
+    :param data: shape (M,) or (M, D) as the model expects (a single point is fine), or
+        ``None`` for the data the result was fitted to.
     :param temperature: 0 for the most probable assignment given the globals, 1 to sample it
         from its conditional posterior.
-    :returns: int array (N,) for a MAP or SVI result; (S, N), one row per posterior draw, for a
-        NUTS result (S = chains x draws).
+    :returns: int array (M,) for point values; (S, M), one row per posterior draw, for draws
+        (S = chains x draws). Compiled once per model, padded data size and number of draws.
     """
-    if temperature not in (0, 1):
+    if temperature not in (0, 1) or isinstance(temperature, bool):
         raise ValueError(f"temperature must be 0 (MAP) or 1 (sampled); got {temperature!r}")
-    check_int(seed, name="seed", minimum=0)
-    if not isinstance(result, (MAPResult, SVIResult, NUTSResult)):
-        raise TypeError(f"result must be a MAPResult, SVIResult or NUTSResult; got {type(result).__name__}")
-    structure = inspect_model(result.model, data, result.model_kwargs)  # validates the new data
-    data = jnp.asarray(data, dtype=jnp.result_type(float))
-    latent = {s: result.params[s] for s in structure.global_sites}
-    run = functools.partial(
-        _assign,
-        result.model,
-        result.model_kwargs,
-        structure.enum_site,
-        -(structure.max_plate_nesting + 1),
-        temperature,
-    )
+    seed = check_int(seed, name="seed", minimum=0)
+    if not isinstance(result, Result):
+        raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult); got {type(result).__name__}")
+    problem = result.problem
+    spec = problem.spec
+    host, placed, _ = problem.place(problem.data if data is None else data)
+    latent = {s: np.asarray(result.params[s]) for s in spec.structure.global_sites}
+    draws = bool(result.has_draws)
     key = jax.random.PRNGKey(seed)
-    if not isinstance(result, NUTSResult):
-        return jax.jit(run)(latent, data, key)
-    n_draws = jax.tree_util.tree_leaves(latent)[0].shape[0]
-    return jax.jit(jax.vmap(run, in_axes=(0, None, 0)))(latent, data, jax.random.split(key, n_draws))
+    first_dim = -(spec.structure.max_plate_nesting + 1)
+    model = spec.model_fn("enumerated")
 
+    def assign(latent, data, hyper, key):
+        conditioned = handlers.substitute(model, data=latent)
+        inferred = infer_discrete(conditioned, first_available_dim=first_dim, temperature=temperature, rng_key=key)
+        trace = handlers.trace(handlers.seed(inferred, key)).get_trace(data, None, hyper)
+        return trace[spec.structure.enum_site]["value"]
 
-def _assign(model, model_kwargs, enum_site, first_available_dim, temperature, latent, data, key):
-    conditioned = handlers.substitute(model, data=latent)
-    inferred = infer_discrete(conditioned, first_available_dim=first_available_dim, temperature=temperature, rng_key=key)
-    trace = handlers.trace(handlers.seed(inferred, key)).get_trace(data, **model_kwargs)
-    return trace[enum_site]["value"]
+    if draws:
+        n = jax.tree_util.tree_leaves(latent)[0].shape[0]
+        run = _programs.jitted((spec, "classify", temperature, n, placed.shape),
+                               jax.vmap(assign, in_axes=(0, None, None, 0)))
+        out = run(latent, placed, problem.hyper, jax.random.split(key, n))
+        return np.asarray(out)[:, : host.shape[0]]
+    run = _programs.jitted((spec, "classify", temperature, None, placed.shape), assign)
+    return np.asarray(run(latent, placed, problem.hyper, key))[: host.shape[0]]

@@ -1,46 +1,75 @@
-"""Collapsed NUTS: the assignment is summed out (analytically or by enumeration), the globals are sampled."""
+"""Collapsed NUTS: the assignment is summed out (analytically or by enumeration), the globals are sampled.
+
+The sampler is NumPyro's NUTS (``numpyro.infer.hmc.hmc(algo="NUTS")``: the same kernel, the
+same initialisation by ``initialize_model`` and the same random streams as
+``MCMC(NUTS(model), chain_method="vectorized")``), run as two programs compiled once per
+problem signature and sampler options: the initialisation of all chains, and a chunk of
+transitions (a ``lax.scan``) called repeatedly. Data, hyperparameters, initial values, the
+target acceptance probability and the seed are arguments, so a refit on new data of the same
+size compiles nothing; between chunks Python shows the progress bar and Ctrl-C takes effect.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import dataclasses
+import math
+from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from numpyro.distributions.transforms import biject_to
-from numpyro.infer import MCMC, NUTS, init_to_median, init_to_value
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+from numpyro.infer import init_to_median, init_to_value
+from numpyro.infer.hmc import hmc
+from numpyro.infer.util import initialize_model, potential_energy
 
 from .._validation import check_int, check_positive
-from ._data import marginal_kwargs, resolve_marginalise
-from ._structure import inspect_model
+from . import _programs
+from ._structure import fitted_sites
 from .map import MAPResult
+from .problem import as_problem
+from .result import Result
+
+#: The fields of NumPyro's HMCState collected per draw, by their NumPyro extra-field names.
+FIELDS = ("diverging", "energy", "num_steps", "accept_prob", "step_size")
+#: Transitions per compiled chunk: about this many chunks per run (a divisor of both phases).
+CHUNKS = 20
 
 
-class NUTSResult(NamedTuple):
-    """Result of :func:`fit_nuts`.
-
-    ``samples``: site name -> draws grouped by chain, shape (C, S, ...), for every global and
-    deterministic site. ``params``: the same draws flattened over chains, shape (C*S, ...).
-    ``diverging``: (C, S) bool. ``sample_stats``: NumPyro's extra fields grouped by chain
-    (``energy``, ``num_steps``, ``accept_prob``, ``step_size``, ``diverging``).
-    ``mcmc``: the NumPyro ``MCMC`` object (``print_summary`` etc.).
-    """
+class NUTSInfo(NamedTuple):
+    """Extras of a NUTS fit. ``samples``: site name -> draws grouped by chain, (C, S, ...);
+    ``diverging``: (C, S) bool; ``sample_stats``: NumPyro's extra fields grouped by chain
+    (``energy``, ``num_steps``, ``accept_prob``, ``step_size``, ``diverging``);
+    ``chain_method``; ``last_state``: NumPyro's ``HMCState`` after the last draw."""
 
     samples: dict
-    params: dict
-    diverging: jnp.ndarray
+    diverging: np.ndarray
     sample_stats: dict
-    model: Callable
-    model_kwargs: dict
-    mcmc: MCMC
+    chain_method: str
+    last_state: object
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class NUTSResult(Result):
+    """Result of :func:`fit_nuts`. ``params``: every global and deterministic site, the draws
+    of all chains one after the other, (C*S, ...); ``losses``: ``None``; ``info``:
+    :class:`NUTSInfo` (``samples``, ``diverging``, ``sample_stats`` are also attributes)."""
+
+    has_draws = True
 
     @property
     def num_divergences(self) -> int:
-        return int(self.diverging.sum())
+        return int(np.sum(self.info.diverging))
+
+    @property
+    def num_chains(self) -> int:
+        return int(np.shape(self.info.diverging)[0])
 
 
 def fit_nuts(
     model,
-    data,
+    data=None,
     *,
     num_warmup: int = 500,
     num_samples: int = 500,
@@ -56,13 +85,16 @@ def fit_nuts(
 ) -> NUTSResult:
     """Collapsed NUTS on ``model(data, **model_kwargs)``.
 
+    :param model: a model function, or a :class:`~mixzoo.infer.problem.Problem` (then no
+        ``data``, model keywords or ``marginalise``).
     :param init: ``None`` (every chain from the prior median), a :class:`MAPResult` (every
         chain from the MAP values), or a dict site name -> constrained values of shape
         (num_chains, ...) for the global sites (one start per chain, e.g. in different modes).
-    :param chain_method: ``"parallel"`` (one chain per device), ``"vectorized"`` or
+    :param chain_method: ``"parallel"`` (chains split over the devices), ``"vectorized"`` or
         ``"sequential"``; default parallel when there are at least ``num_chains`` devices,
         else vectorized. With several devices (GPUs, or CPU devices forced with
         ``XLA_FLAGS=--xla_force_host_platform_device_count=4``) the chains run in parallel.
+    :param progress_bar: show a progress bar (updated once per chunk of transitions).
     :param marginalise: ``"analytic"`` (the model called with ``marginal=True``, about twice as
         fast), ``"enumerate"`` (enumerated assignment site) or ``None``: analytic when the model
         has a ``marginal`` keyword. Same posterior over the global sites.
@@ -71,67 +103,169 @@ def fit_nuts(
     num_warmup = check_int(num_warmup, name="num_warmup", minimum=0)
     num_samples = check_int(num_samples, name="num_samples", minimum=1)
     num_chains = check_int(num_chains, name="num_chains", minimum=1)
+    seed = check_int(seed, name="seed", minimum=0)
+    max_tree_depth = check_int(max_tree_depth, name="max_tree_depth", minimum=1)
     check_positive(target_accept_prob, name="target_accept_prob")
     if chain_method is None:
-        chain_method = "parallel" if jax.local_device_count() >= num_chains else "vectorized"
+        chain_method = "parallel" if jax.local_device_count() >= num_chains > 1 else "vectorized"
     if chain_method not in ("parallel", "vectorized", "sequential"):
         raise ValueError(f"chain_method must be 'parallel', 'vectorized' or 'sequential'; got {chain_method!r}")
-    marginalise = resolve_marginalise(model, marginalise)
-    structure = inspect_model(model, data, model_kwargs)
-    data = jnp.asarray(data, dtype=jnp.result_type(float))
+    if chain_method == "parallel" and jax.local_device_count() < num_chains:
+        raise ValueError(f"chain_method='parallel' needs at least num_chains ({num_chains}) devices; got {jax.local_device_count()}")
+    problem = as_problem(model, data, model_kwargs, marginalise=marginalise, shard_data=False if not hasattr(model, "spec") else None)
+    spec, structure = problem.spec, problem.structure
 
-    init_params = None
     if init is None:
-        strategy = init_to_median
+        mode, values = "median", {}
     elif isinstance(init, MAPResult):
-        strategy = init_to_value(values={s: init.params[s] for s in structure.global_sites})
+        mode, values = "value", {s: np.asarray(init.params[s]) for s in structure.global_sites}
     elif isinstance(init, dict):
-        strategy = init_to_median
         missing = [s for s in structure.global_sites if s not in init]
         if missing:
             raise ValueError(f"init must give a value for every global site {list(structure.global_sites)}; missing {missing}")
-        init_params = {}
+        values = {}
         for s in structure.global_sites:
-            value = jnp.asarray(init[s])
-            want = (num_chains,) + jnp.shape(structure.trace[s]["value"])
+            value = np.asarray(init[s], dtype=problem.data.dtype)
+            want = (num_chains,) + tuple(jnp.shape(structure.trace[s]["value"]))
             if value.shape != want:
                 raise ValueError(f"init[{s!r}] must have shape {want} (num_chains, ...); got {value.shape}")
-            init_params[s] = biject_to(structure.trace[s]["fn"].support).inv(value)
+            values[s] = value
+        mode = "params"
     else:
         raise TypeError(f"init must be None, a MAPResult or a dict of per-chain values; got {type(init).__name__}")
 
-    kernel = NUTS(
-        model,
-        init_strategy=strategy,
-        target_accept_prob=target_accept_prob,
-        max_tree_depth=max_tree_depth,
-    )
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method=chain_method,
-        progress_bar=progress_bar,
-    )
-    mcmc.run(
-        jax.random.PRNGKey(seed),
-        data,
-        init_params=init_params,
-        extra_fields=("diverging", "energy", "num_steps", "accept_prob", "adapt_state.step_size"),
-        **marginal_kwargs(model_kwargs, marginalise),
-    )
-    samples = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
-    keep = set(structure.global_sites) | set(structure.deterministic_sites)
-    samples = {k: v for k, v in samples.items() if k in keep}
-    extra = mcmc.get_extra_fields(group_by_chain=True)
-    stats = {("step_size" if k == "adapt_state.step_size" else k): v for k, v in extra.items()}
+    total = num_warmup + num_samples
+    chunk = math.gcd(num_warmup, num_samples, -(-total // CHUNKS))
+    start, advance, finish = _programs_for(spec, mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
+    data_args = (problem.placed, problem.mask, problem.hyper)
+    key = jax.random.PRNGKey(seed)
+    keys = jax.random.split(key, num_chains) if num_chains > 1 else key[None]
+    state = start(keys, values, *data_args, np.float32(target_accept_prob))
+    draws, stats = [], []
+    bar = _progress(total, progress_bar)
+    try:
+        for done in range(0, total, chunk):
+            state, (z, fields) = advance(state, *data_args)
+            if done >= num_warmup:
+                draws.append(jax.device_get(z))
+                stats.append(jax.device_get(fields))
+            if bar is not None:
+                bar.update(chunk)
+    finally:
+        if bar is not None:
+            bar.close()
+    concat = partial(jax.tree_util.tree_map, lambda *v: np.concatenate(v, axis=1))
+    z, fields = concat(*draws), concat(*stats)  # (C, S, ...)
+    flat_z = jax.tree_util.tree_map(lambda v: v.reshape((num_chains * num_samples,) + v.shape[2:]), z)
+    params = jax.device_get(finish(flat_z, problem.placed, problem.hyper))
+    samples = {s: v.reshape((num_chains, num_samples) + v.shape[1:]) for s, v in params.items()}
     return NUTSResult(
-        samples=samples,
-        params={k: v.reshape((-1,) + v.shape[2:]) for k, v in samples.items()},
-        diverging=stats["diverging"],
-        sample_stats=stats,
-        model=model,
-        model_kwargs=dict(model_kwargs),
-        mcmc=mcmc,
+        problem=problem,
+        params=params,
+        losses=None,
+        info=NUTSInfo(samples=samples, diverging=fields["diverging"], sample_stats=fields, chain_method=chain_method,
+                      last_state=state),
     )
+
+
+def _progress(total: int, show: bool):
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="NUTS", unit="step", leave=False)
+
+
+def _potential_gen(spec):
+    """NumPyro's ``potential_fn_gen`` for the problem's objective form: ``gen(data, mask,
+    hyper)`` -> potential energy of the unconstrained globals (``initialize_model``'s with
+    ``dynamic_args=True``)."""
+    model = spec.model_fn(spec.objective_form)
+    enum = spec.objective_form == "enumerated"
+    if enum:
+        from numpyro.contrib.funsor import config_enumerate, enum as enum_handler
+
+        model = enum_handler(config_enumerate(model), -spec.structure.max_plate_nesting - 1)
+    return lambda *args: partial(potential_energy, model, args, {}, enum=enum)
+
+
+def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_depth: int, chunk: int, chain_method: str):
+    """``start(keys, values, data, mask, hyper, target_accept_prob) -> state`` (all chains
+    initialised as ``MCMC(NUTS(...))`` does: ``initialize_model`` with ``init_to_median``, or
+    ``init_to_value`` at ``values``, or the per-chain ``values`` as initial parameters),
+    ``advance(state, data, mask, hyper) -> (state, (z, fields))`` (``chunk`` transitions, the
+    draws (C, chunk, ...) unconstrained) and ``finish(z, data, hyper)`` (constrained global
+    and deterministic sites of draws with a leading axis)."""
+    key = (spec, "nuts", mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
+    potential_gen = _potential_gen(spec)
+    model = spec.model_fn(spec.objective_form)
+
+    def kernels():
+        return hmc(potential_fn_gen=potential_gen, algo="NUTS")
+
+    def init_chain(init_kernel, z, rng_key, args, target_accept_prob):
+        # NumPyro's NUTS defaults, as HMC.init passes them
+        return init_kernel(z, num_warmup, step_size=1.0, inverse_mass_matrix=None, adapt_step_size=True,
+                           adapt_mass_matrix=True, dense_mass=[], target_accept_prob=target_accept_prob,
+                           trajectory_length=None, max_tree_depth=max_tree_depth, find_heuristic_step_size=False,
+                           regularize_mass_matrix=True, model_args=args, rng_key=rng_key)
+
+    def start(keys, values, data, mask, hyper, target_accept_prob):
+        args = (data, mask, hyper)
+        rng_key, rng_key_init = jnp.swapaxes(jax.vmap(jax.random.split)(keys), 0, 1)
+        if mode == "params":
+            z = jax.vmap(spec.unconstrain)(values)
+        else:
+            strategy = init_to_median if mode == "median" else init_to_value(values=values)
+            z = initialize_model(rng_key_init, model, model_args=args, dynamic_args=True, init_strategy=strategy)[0]
+        init_kernel, _ = kernels()
+        return _over_chains(lambda z, k: init_chain(init_kernel, z, k, args, target_accept_prob), chain_method)(z, rng_key)
+
+    def advance(state, data, mask, hyper):
+        args = (data, mask, hyper)
+        init_kernel, sample_kernel = kernels()
+        # init_kernel sets the kernel's static configuration (adaptation schedule, tree depth);
+        # its value is unused and compiled away
+        jax.eval_shape(lambda s: jax.vmap(lambda z, k: init_chain(init_kernel, z, k, args, 0.8))(s.z, s.rng_key), state)
+
+        def chain(state):
+            def step(state, _):
+                state = sample_kernel(state, model_args=args)
+                fields = dict(diverging=state.diverging, energy=state.energy, num_steps=state.num_steps,
+                              accept_prob=state.accept_prob, step_size=state.adapt_state.step_size)
+                return state, (state.z, fields)
+
+            return jax.lax.scan(step, state, None, length=chunk)
+
+        state, (z, fields) = _over_chains(chain, chain_method)(state)
+        return state, (z, fields)
+
+    def finish(z, data, hyper):
+        return jax.lax.map(lambda u: fitted_sites(spec, data, hyper, spec.constrain(u))[0], z, batch_size=256)
+
+    return (
+        _programs.jitted(key + ("start",), start),
+        _programs.jitted(key + ("advance",), advance),
+        _programs.jitted((spec, "nuts_finish"), finish),
+    )
+
+
+def _over_chains(fn, chain_method: str):
+    """``fn`` over a leading chain axis: ``vmap`` (vectorized), ``lax.map`` (sequential), or
+    ``vmap`` with the chain axis split over the devices (parallel)."""
+    if chain_method == "sequential":
+        return lambda *args: jax.lax.map(lambda a: fn(*a), args)
+    if chain_method == "vectorized":
+        return jax.vmap(fn)
+    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()), ("chains",))
+
+    def parallel(*args):
+        n = jax.tree_util.tree_leaves(args)[0].shape[0]
+        devices = jax.local_device_count()
+        if n % devices:
+            return jax.vmap(fn)(*args)
+        sharded = NamedSharding(mesh, PartitionSpec("chains"))
+        args = jax.lax.with_sharding_constraint(args, sharded)
+        return jax.lax.with_sharding_constraint(jax.vmap(fn)(*args), sharded)
+
+    return parallel

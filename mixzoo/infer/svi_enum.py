@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import ExitStack
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import optax
@@ -15,28 +17,30 @@ from numpyro.distributions import constraints
 from numpyro.infer import SVI, TraceEnum_ELBO
 
 from .._validation import check_int, check_positive
-from ._structure import inspect_model
+from . import _programs
+from ._data import DataPlateWeights
 from .map import MAPResult
+from .result import Result
 
 
-class SVIEnumResult(NamedTuple):
-    """Result of :func:`fit_svi_enum`.
+class SVIEnumInfo(NamedTuple):
+    """Extras of :func:`fit_svi_enum`: ``assignment_probs`` (N, K), the variational posterior
+    of each point's assignment."""
 
-    ``assignment_probs``: (N, K) variational posterior of each point's assignment.
-    ``losses``: (num_steps,) ELBO loss. ``params``: the MAP globals the fit was conditioned on.
-    """
+    assignment_probs: np.ndarray
 
-    assignment_probs: jnp.ndarray
-    losses: jnp.ndarray
-    params: dict
-    model: Callable
-    model_kwargs: dict
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class SVIEnumResult(Result):
+    """Result of :func:`fit_svi_enum`. ``params``: the MAP globals the fit was conditioned on;
+    ``losses``: (num_steps,) ELBO loss; ``info``: :class:`SVIEnumInfo` (``assignment_probs``
+    is also an attribute)."""
 
 
 def fit_svi_enum(
     model,
-    data,
-    map_result: MAPResult,
+    data=None,
+    map_result: MAPResult | None = None,
     *,
     num_steps: int = 200,
     learning_rate: float = 0.2,
@@ -45,33 +49,59 @@ def fit_svi_enum(
     """Fit a per-datum categorical guide ``assignment_probs`` (N, K) by SVI, enumerating the
     assignment in the guide, with the global sites held at ``map_result``'s values.
 
-    The model keywords are taken from ``map_result``.
+    The problem (model, hyperparameters, data) is ``map_result``'s; ``model`` and ``data`` may
+    be given for the old call style ``fit_svi_enum(model, data, map_result)`` and must then be
+    that problem's model and data. ``fit_svi_enum(map_result)`` is the short form. All steps
+    run in one compiled ``lax.scan``, compiled once per problem signature and ``num_steps``.
     """
+    if map_result is None and isinstance(model, MAPResult):
+        map_result, model = model, None
     if not isinstance(map_result, MAPResult):
         raise TypeError(f"map_result must be a MAPResult from fit_map; got {type(map_result).__name__}")
     num_steps = check_int(num_steps, name="num_steps", minimum=1)
     check_positive(learning_rate, name="learning_rate")
-    model_kwargs = map_result.model_kwargs
-    structure = inspect_model(model, data, model_kwargs)
-    data = jnp.asarray(data, dtype=jnp.result_type(float))
-    n, k = data.shape[0], structure.n_components
-    globals_ = {s: map_result.params[s] for s in structure.global_sites}
-    conditioned = handlers.condition(model, data=globals_)
+    seed = check_int(seed, name="seed", minimum=0)
+    problem = map_result.problem
+    if model is not None and getattr(model, "spec", model) is not problem.model and model is not problem:
+        raise ValueError("model must be the model map_result was fitted with (or omitted)")
+    if data is not None:
+        given = np.asarray(data, dtype=problem.data.dtype)
+        if given.shape != problem.data.shape or not np.array_equal(given, problem.data):
+            raise ValueError(f"data must be the {problem.n} points map_result was fitted to (or omitted); got shape {given.shape}")
+    spec = problem.spec
+    globals_ = {s: np.asarray(map_result.params[s]) for s in spec.structure.global_sites}
+    run = _program(spec, num_steps)
+    probs, losses = jax.device_get(run(globals_, problem.placed, problem.mask, problem.hyper, np.float32(learning_rate),
+                                       jax.random.PRNGKey(seed)))
+    return SVIEnumResult(problem=problem, params=dict(map_result.params), losses=losses,
+                         info=SVIEnumInfo(assignment_probs=probs[: problem.n]))
 
-    def guide(data, **kwargs):
+
+def _program(spec, num_steps: int):
+    structure = spec.structure
+    model = spec.model_fn("enumerated")
+    plates = structure.data_frames
+    k = structure.n_components
+
+    def guide(data, mask=None, hyper=None, scale=None):
         with ExitStack() as stack:
-            for frame in structure.data_frames:
+            for frame in plates:
                 stack.enter_context(numpyro.plate(frame.name, data.shape[0], dim=frame.dim))
-            probs = numpyro.param("assignment_probs", jnp.full((n, k), 1.0 / k), constraint=constraints.simplex)
+            probs = numpyro.param("assignment_probs", jnp.full((data.shape[0], k), 1.0 / k), constraint=constraints.simplex)
             numpyro.sample(structure.enum_site, dist.Categorical(probs), infer={"enumerate": "parallel"})
 
-    optimiser = optax.adam(learning_rate, b1=0.8, b2=0.99)
-    svi = SVI(conditioned, guide, optimiser, loss=TraceEnum_ELBO(max_plate_nesting=structure.max_plate_nesting))
-    out = svi.run(jax.random.PRNGKey(seed), num_steps, data, progress_bar=False, **model_kwargs)
-    return SVIEnumResult(
-        assignment_probs=out.params["assignment_probs"],
-        losses=out.losses,
-        params=dict(map_result.params),
-        model=model,
-        model_kwargs=dict(model_kwargs),
-    )
+    def run(globals_, data, mask, hyper, learning_rate, key):
+        conditioned = handlers.condition(model, data=globals_)
+        masked_guide = DataPlateWeights(guide, plates=plates, mask=mask)
+        optimiser = optax.adam(learning_rate, b1=0.8, b2=0.99)
+        svi = SVI(conditioned, masked_guide, optimiser, loss=TraceEnum_ELBO(max_plate_nesting=structure.max_plate_nesting))
+        state = svi.init(key, data, mask, hyper)
+
+        def step(state, _):
+            state, loss = svi.update(state, data, mask, hyper)
+            return state, loss
+
+        state, losses = jax.lax.scan(step, state, None, length=num_steps)
+        return svi.get_params(state)["assignment_probs"], losses
+
+    return _programs.jitted((spec, "svi_enum", num_steps), run)

@@ -52,7 +52,7 @@ def diag_gmm(
     )
     event = (d,)
 
-    weights = numpyro.sample("weights", dist.Dirichlet(jnp.full(k, float(weight_concentration))))
+    weights = numpyro.sample("weights", dist.Dirichlet(jnp.full(k, weight_concentration, dtype=jnp.result_type(float))))
     with numpyro.plate("components", k):
         locs = numpyro.sample(
             "locs", dist.Normal(jnp.broadcast_to(prior.loc_mean, event), prior.loc_sd).to_event(1)

@@ -52,7 +52,7 @@ def dirichlet_gmm(
         data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd
     )
 
-    weights = numpyro.sample("weights", dist.Dirichlet(jnp.full(k, float(weight_concentration))))
+    weights = numpyro.sample("weights", dist.Dirichlet(jnp.full(k, weight_concentration, dtype=jnp.result_type(float))))
     scale_prior = dist.LogNormal(prior.scale_log_median, prior.scale_log_sd)
     if shared_scale:
         scales = numpyro.sample("scale", scale_prior)
