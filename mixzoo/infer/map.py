@@ -17,7 +17,7 @@ from .._validation import check_int, check_positive
 from . import _programs
 from ._objective import negative_log_joint
 from ._optim import preconditioned_adam, scan_steps
-from ._restarts import candidates, restart_values, score, screen
+from ._restarts import candidates, restart_values, score, screen, screen_width
 from ._structure import fitted_sites
 from .problem import as_problem
 from .result import Result
@@ -67,7 +67,8 @@ def fit_map(
     ``init="data"``, at a k-means++ seeding for ``init="kmeans++"``; the other sites at their prior
     median in half of them, drawn from the prior in the other half, simplex sites uniform) are
     scored in one vectorised loss evaluation. The ``n_screen`` with the lowest initial loss (half
-    from each half) are screened: optimised, ``n_best`` side by side, for the first
+    from each half) are screened: optimised, all side by side on small data (``n_best`` side
+    by side when memory requires, see :func:`~mixzoo.infer._restarts.screen_width`), for the first
     ``1 / SCREEN_CHUNKS`` of the ``num_steps`` steps. The ``n_best`` with the lowest loss after
     screening continue (one vmapped ``lax.scan`` per chunk of steps, compiled once) to
     ``num_steps`` steps of Adam (cosine-decayed learning rate; each site's step scaled by its
@@ -114,14 +115,17 @@ def fit_map(
     width = min(n_best, n_restarts)
     screened = candidates(init_losses, max(n_screen, width))
     chunk = -(-num_steps // SCREEN_CHUNKS)
+    group = screen_width(len(screened), width, spec)
     begin, advance, finish = _programs_for(problem, width, chunk, num_steps)
+    begin_group, advance_group, _ = _programs_for(problem, group, chunk, num_steps)
     lr = np.float32(learning_rate)
     start = {s: np.asarray(v)[screened] for s, v in starts.items()}
-    kept, carry, losses, grad_norms = screen(
-        lambda group: begin(group, spread),
-        lambda carry, offset: advance(carry, problem.placed, problem.mask, problem.hyper, spread, lr, np.int32(offset)),
-        start, width, chunk, num_steps,
-    )
+
+    def step(carry, offset):
+        run = advance if jax.tree_util.tree_leaves(carry)[0].shape[0] == width else advance_group
+        return run(carry, problem.placed, problem.mask, problem.hyper, spread, lr, np.int32(offset))
+
+    kept, carry, losses, grad_norms = screen(lambda g: begin_group(g, spread), step, start, (group, width), chunk, num_steps)
     sites, weights = jax.device_get(finish(carry[0], problem.placed, problem.hyper))
     chosen_from = screened[kept]
     collapsed = [_collapsed_components(w, structure) for w in weights]
