@@ -46,8 +46,8 @@ def main(argv=None):
     with atomic_output_dir(out, overwrite=args.overwrite) as tmp:
         print(f"{label}: N = {data.shape[0]}, columns {names}; model {model_name} {kwargs}")
         fit = fit_map(MODELS[model_name], data, n_restarts=args.restarts, num_steps=args.num_steps, seed=args.seed, **kwargs)
-        z = np.asarray(classify(fit, data))
-        probs = np.asarray(responsibilities(fit, data))
+        z = np.asarray(classify(fit))
+        probs = np.asarray(responsibilities(fit))
         write_assignments(tmp / "assignments.csv", data, names, z, probs)
         write_components(tmp / "components.csv", fit.params, names)
         plot_fit(tmp / "fit.png", data, names, z, fit.params, label)

@@ -84,7 +84,7 @@ def report(folder, post, fit, data, names, model_name):
     from mixzoo import classify
     from mixzoo import diagnostics as dg
 
-    idata = dg.to_arviz(post, data)
+    idata = dg.to_arviz(post)
     relabelled = dg.relabel(idata)  # components numbered by decreasing posterior mean weight
     component_vars = [v for v in ("weights", "locs", "scales", "scale", "concentration") if v in relabelled.posterior]
     with warnings.catch_warnings():
@@ -98,7 +98,7 @@ def report(folder, post, fit, data, names, model_name):
     print(f"\nrelabelled posterior, components with mean weight > 1% ({len(major)} of {mean_w.size}; all in summary.csv):")
     print(summary.loc[shown, ["mean", "sd", "hdi_3%", "hdi_97%", "ess_bulk", "r_hat"]].to_string())
 
-    z = np.asarray(classify(post, data, seed=0))
+    z = np.asarray(classify(post, seed=0))
     parts = dg.summarize_partitions(z)
     print("\nposterior of the number of occupied clusters:")
     for k, p in zip(parts.counts.values, parts.counts.probs):
@@ -109,7 +109,7 @@ def report(folder, post, fit, data, names, model_name):
         print(f"\nweight in the last of {check.truncation} components: mean {check.mean:.2e}, "
               f"95% quantile {check.upper:.2e} ({verdict})")
 
-    probs = np.asarray(dg.responsibilities(dg.relabel(post), data)).mean(axis=0)
+    probs = np.asarray(dg.responsibilities(dg.relabel(post))).mean(axis=0)
     write_assignments(folder / "assignments.csv", data, names, parts, probs)
     plots(folder, post, relabelled, data, names, parts, z, major[:6])
 
@@ -141,7 +141,7 @@ def plots(folder, post, relabelled, data, names, parts, z, major):
         plt.close(fig)
 
     if data.ndim == 1:
-        ax = plotting.plot_density(post, data, rug=True)
+        ax = plotting.plot_density(post, rug=True)
         ax.set_xlabel(names[0])
     else:
         ax = plotting.plot_partition(data, parts.point.partition, components=relabelled)

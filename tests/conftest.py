@@ -20,9 +20,10 @@ import pytest
 
 # Many tests compile the same computations (same model, same shapes) through fresh closures;
 # JAX's persistent compilation cache turns those recompilations into cache hits.
-jax.config.update(
-    "jax_compilation_cache_dir", os.environ.get("MIXZOO_TEST_JAX_CACHE", os.path.join(tempfile.gettempdir(), "mixzoo-test-jax-cache"))
-)
+_CACHE = os.environ.get("MIXZOO_TEST_JAX_CACHE", os.path.join(tempfile.gettempdir(), "mixzoo-test-jax-cache"))
+jax.config.update("jax_compilation_cache_dir", _CACHE)
+# command-line subprocesses and notebook kernels use the same folder, not the user's cache
+os.environ.setdefault("MIXZOO_CACHE_DIR", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 

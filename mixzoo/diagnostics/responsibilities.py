@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+import jax.numpy as jnp
 from numpyro import handlers
 
-from ..infer import Result
-from ..infer import _programs
+from ..infer.result import evaluate
 
 
 def responsibilities(result, data=None) -> np.ndarray:
@@ -19,19 +18,7 @@ def responsibilities(result, data=None) -> np.ndarray:
     :param data: shape (M,) or (M, D), or ``None`` for the data the result was fitted to.
     :returns: (M, K) for point values, (S, M, K) for draws.
     """
-    if not isinstance(result, Result):
-        raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult); got {type(result).__name__}")
-    problem = result.problem
-    spec = problem.spec
-    host, placed, _ = problem.place(problem.data if data is None else data)
-    latent = {s: np.asarray(result.params[s]) for s in spec.structure.global_sites}
-    one = lambda latent, data, hyper: _one(spec, latent, data, hyper)  # noqa: E731
-    if result.has_draws:
-        n = jax.tree_util.tree_leaves(latent)[0].shape[0]
-        run = _programs.jitted((spec, "responsibilities", n, placed.shape), jax.vmap(one, (0, None, None)))
-        return np.asarray(run(latent, placed, problem.hyper))[:, : host.shape[0]]
-    run = _programs.jitted((spec, "responsibilities", None, placed.shape), one)
-    return np.asarray(run(latent, placed, problem.hyper))[: host.shape[0]]
+    return evaluate(result, data, "responsibilities", lambda latent, x, hyper: _one(result.problem.spec, latent, x, hyper))
 
 
 def _one(spec, latent, data, hyper):

@@ -8,8 +8,7 @@ from numpyro import handlers
 from numpyro.contrib.funsor import infer_discrete
 
 from .._validation import check_int
-from . import _programs
-from .result import Result
+from .result import Result, evaluate
 
 
 def classify(result, data=None, *, temperature: int = 0, seed: int = 0) -> np.ndarray:
@@ -29,12 +28,7 @@ def classify(result, data=None, *, temperature: int = 0, seed: int = 0) -> np.nd
     seed = check_int(seed, name="seed", minimum=0)
     if not isinstance(result, Result):
         raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult); got {type(result).__name__}")
-    problem = result.problem
-    spec = problem.spec
-    host, placed, _ = problem.place(problem.data if data is None else data)
-    latent = {s: np.asarray(result.params[s]) for s in spec.structure.global_sites}
-    draws = bool(result.has_draws)
-    key = jax.random.PRNGKey(seed)
+    spec = result.problem.spec
     first_dim = -(spec.structure.max_plate_nesting + 1)
     model = spec.model_fn("enumerated")
 
@@ -44,11 +38,4 @@ def classify(result, data=None, *, temperature: int = 0, seed: int = 0) -> np.nd
         trace = handlers.trace(handlers.seed(inferred, key)).get_trace(data, None, hyper)
         return trace[spec.structure.enum_site]["value"]
 
-    if draws:
-        n = jax.tree_util.tree_leaves(latent)[0].shape[0]
-        run = _programs.jitted((spec, "classify", temperature, n, placed.shape),
-                               jax.vmap(assign, in_axes=(0, None, None, 0)))
-        out = run(latent, placed, problem.hyper, jax.random.split(key, n))
-        return np.asarray(out)[:, : host.shape[0]]
-    run = _programs.jitted((spec, "classify", temperature, None, placed.shape), assign)
-    return np.asarray(run(latent, placed, problem.hyper, key))[: host.shape[0]]
+    return evaluate(result, data, ("classify", temperature), assign, key=jax.random.PRNGKey(seed))

@@ -55,3 +55,30 @@ class Result:
     def __repr__(self):
         sites = ", ".join(f"{k}{tuple(getattr(v, 'shape', ()))}" for k, v in self.params.items())
         return f"{type(self).__name__}({self.problem!r}; params: {sites})"
+
+
+def evaluate(result, data, name, fn, key=None):
+    """``fn(latent, data, hyper[, key])`` at the point values of ``result``, or at each of its
+    draws (vmapped, one key per draw), on ``data`` (new points, or ``None`` for the fitted
+    data) padded to their bucket; one program per ``name``, problem signature, number of draws
+    and padded size. Returns the host array cut to the M given points: (M, ...) or (S, M, ...)."""
+    import jax
+    import numpy as np
+
+    from . import _programs
+
+    if not isinstance(result, Result):
+        raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult); got {type(result).__name__}")
+    problem = result.problem
+    spec = problem.spec
+    host, placed, _ = problem.place(problem.data if data is None else data)
+    latent = {s: np.asarray(result.params[s]) for s in spec.structure.global_sites}
+    args = (latent, placed, problem.hyper)
+    n = jax.tree_util.tree_leaves(latent)[0].shape[0] if result.has_draws else None
+    if key is not None:
+        args += (jax.random.split(key, n) if n else key,)
+    run = fn
+    if n:
+        run = jax.vmap(fn, in_axes=(0, None, None) + ((0,) if key is not None else ()))
+    out = np.asarray(_programs.jitted((spec, name, n, placed.shape), run)(*args))
+    return out[:, : host.shape[0]] if n else out[: host.shape[0]]
