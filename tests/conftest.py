@@ -39,6 +39,7 @@ XDIST_GROUPS = {
     "test_tutorial": "nuts_fits",
     "test_recovery": "recovery",
     "test_performance": "performance",
+    "test_problem": "problem",  # its tests share compiled programs (same model, options and sizes)
 }
 
 

@@ -176,16 +176,16 @@ def test_loop_of_fits_keeps_memory_flat():
     resident memory stay flat after the first calls (before: ~210 mappings and 6-10 MB per
     fit_map, ~1,150 mappings and 40-50 MB per fit_nuts, never released)."""
     rng = np.random.default_rng(0)
-    kw = dict(n_components=2, n_restarts=8, n_screen=4, n_best=2, num_steps=50)
+    n = GALAXY.size  # the programs of the tests above
     for _ in range(2):
-        fit_map(dirichlet_gmm, rng.normal(size=60), **kw)
-        fit_nuts(dirichlet_gmm, rng.normal(size=60), **NUTS)
+        fit_map(dirichlet_gmm, rng.normal(size=n), **MAP)
+        fit_nuts(dirichlet_gmm, rng.normal(size=n), **NUTS)
     gc.collect()
     maps, rss = _mappings(), _rss_mb()
     for i in range(30):
-        fit_map(dirichlet_gmm, rng.normal(size=60), **kw)
+        fit_map(dirichlet_gmm, rng.normal(size=n), **MAP)
         if i % 3 == 0:
-            fit_nuts(dirichlet_gmm, rng.normal(size=60), **NUTS)
+            fit_nuts(dirichlet_gmm, rng.normal(size=n), **NUTS)
     gc.collect()
     assert _mappings() - maps < 30, (maps, _mappings())
     assert _rss_mb() - rss < 40, (rss, _rss_mb())

@@ -239,9 +239,14 @@ def screen(begin, advance, start: dict, widths: tuple, chunk: int, num_steps: in
     return kept, carry, losses, norms
 
 
+#: Starts are screened side by side while their (starts x points x components) numbers fit in this.
+SCREEN_ELEMENTS = 2**20
+
+
 def screen_width(n_starts: int, width: int, spec) -> int:
     """How many starts to screen side by side: all of them when their (starts x points x
-    components) numbers fit in ``SCORE_CHUNK_ELEMENTS`` (small data: one call instead of
-    several), else ``width`` (the number kept), so memory stays bounded at large N."""
+    components) numbers fit in ``SCREEN_ELEMENTS`` (small data: one call instead of several),
+    else ``width`` (the number kept), as before this rule: wider batches save per-call
+    overhead, which matters on small data only, and they multiply the (N, K) intermediates."""
     per_start = int(np.prod(spec.data_shape)) * spec.structure.n_components
-    return max(width, min(n_starts, SCORE_CHUNK_ELEMENTS // per_start))
+    return max(width, min(n_starts, SCREEN_ELEMENTS // per_start))
