@@ -19,7 +19,7 @@ from numpyro.infer.util import potential_energy
 
 from ..infer import NUTSResult
 from ..infer import _programs
-from ..infer.problem import check_new_data
+from ..infer.problem import check_new_data, n_draws
 
 #: Name of the component dimension in every InferenceData built by :func:`to_arviz`.
 COMPONENT_DIM = "component"
@@ -127,7 +127,7 @@ def pointwise_log_likelihood(problem, latent: dict, data=None) -> np.ndarray:
     data). One program per problem signature, S and padded M."""
     spec = problem.spec
     host, placed, _ = problem.place(problem.data if data is None else data)
-    n = jax.tree_util.tree_leaves(latent)[0].shape[0]
+    n = n_draws(latent)
 
     def run(latent, data, hyper):
         return jax.lax.map(lambda one: _observed_fn(spec, one, data, hyper).log_prob(data), latent, batch_size=64)
@@ -141,7 +141,7 @@ def log_joint(problem, latent: dict) -> np.ndarray:
     marginal model on the problem's data at each draw of ``latent``."""
     spec = problem.spec
     model = spec.model_fn("marginal")
-    n = jax.tree_util.tree_leaves(latent)[0].shape[0]
+    n = n_draws(latent)
 
     def run(latent, data, mask, hyper):
         one = lambda v: -potential_energy(model, (data, mask, hyper), {}, spec.unconstrain(v))  # noqa: E731
@@ -154,7 +154,7 @@ def replicates(problem, latent: dict, data, seed: int) -> np.ndarray:
     """(S, M, ...) one replicate data set per draw, from the observed site's distribution."""
     spec = problem.spec
     host, placed, _ = problem.place(data)
-    n = jax.tree_util.tree_leaves(latent)[0].shape[0]
+    n = n_draws(latent)
 
     def run(latent, data, hyper, keys):
         return jax.lax.map(lambda a: _observed_fn(spec, a[0], data, hyper).sample(a[1]), (latent, keys), batch_size=64)

@@ -28,7 +28,7 @@ from .._validation import check_int, check_positive
 from . import _programs
 from ._structure import fitted_sites
 from .map import MAPResult
-from .problem import as_problem
+from .problem import Problem, as_problem
 from .result import Result
 
 #: The fields of NumPyro's HMCState collected per draw, by their NumPyro extra-field names.
@@ -112,7 +112,7 @@ def fit_nuts(
         raise ValueError(f"chain_method must be 'parallel', 'vectorized' or 'sequential'; got {chain_method!r}")
     if chain_method == "parallel" and jax.local_device_count() < num_chains:
         raise ValueError(f"chain_method='parallel' needs at least num_chains ({num_chains}) devices; got {jax.local_device_count()}")
-    problem = as_problem(model, data, model_kwargs, marginalise=marginalise, shard_data=False if not hasattr(model, "spec") else None)
+    problem = as_problem(model, data, model_kwargs, marginalise=marginalise, shard_data=None if isinstance(model, Problem) else False)
     spec, structure = problem.spec, problem.structure
 
     if init is None:

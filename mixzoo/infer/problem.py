@@ -81,6 +81,7 @@ class Spec:
         self.data_shape = tuple(data_shape)
         self.dtype = np.dtype(dtype)
         self.sharded = sharded
+        self.hyper_shapes = hyper_shapes
         self.key = (model, tuple(sorted(self.static_kwargs.items())), marginalise, self.data_shape, str(self.dtype),
                     hyper_shapes, sharded)
         self.constrain, self.unconstrain = site_transforms(structure)
@@ -230,7 +231,7 @@ def _respec(spec: Spec, shape: tuple, sharded: bool) -> Spec:
     if tuple(shape) == spec.data_shape and sharded == spec.sharded:
         return spec
     return Spec(spec.model, spec.static_kwargs, spec.marginalise, spec.structure, spec.observed, shape, spec.dtype,
-                spec.key[5], sharded)
+                spec.hyper_shapes, sharded)
 
 
 def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None = None, **model_kwargs) -> Problem:
@@ -287,7 +288,7 @@ def as_problem(model, data, model_kwargs: dict, **bind_options) -> Problem:
 
 
 def n_draws(tree) -> int:
-    """Leading-axis length of a dict of draws."""
+    """Leading-axis length of a dict of draws (site name -> (S, ...))."""
     return int(jax.tree_util.tree_leaves(tree)[0].shape[0])
 
 

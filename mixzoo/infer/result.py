@@ -66,6 +66,7 @@ def evaluate(result, data, name, fn, key=None):
     import numpy as np
 
     from . import _programs
+    from .problem import n_draws
 
     if not isinstance(result, Result):
         raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult); got {type(result).__name__}")
@@ -74,7 +75,7 @@ def evaluate(result, data, name, fn, key=None):
     host, placed, _ = problem.place(problem.data if data is None else data)
     latent = {s: np.asarray(result.params[s]) for s in spec.structure.global_sites}
     args = (latent, placed, problem.hyper)
-    n = jax.tree_util.tree_leaves(latent)[0].shape[0] if result.has_draws else None
+    n = n_draws(latent) if result.has_draws else None
     if key is not None:
         args += (jax.random.split(key, n) if n else key,)
     run = fn

@@ -28,7 +28,7 @@ from ._optim import preconditioned_adam, scan_steps
 from ._restarts import restart_values, score
 from ._structure import fitted_sites
 from .map import MAPResult
-from .problem import as_problem
+from .problem import Problem, as_problem
 from .result import Result
 
 #: The default start is the best of ``n_restarts`` initial values scored on this many points.
@@ -103,7 +103,7 @@ def fit_svi(
         raise TypeError(f"init must be None or a MAPResult from fit_map; got {type(init).__name__}")
     if batch_size is not None:
         batch_size = check_int(batch_size, name="batch_size", minimum=1)
-    resolve_marginalise(model.model if hasattr(model, "spec") else model, "analytic")  # needs the marginal keyword
+    resolve_marginalise(model.model if isinstance(model, Problem) else model, "analytic")  # needs the marginal keyword
     problem = as_problem(model, data, model_kwargs, shard_data=shard_data)
     n = problem.n
     if batch_size is not None and batch_size > n:
