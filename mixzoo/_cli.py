@@ -88,6 +88,25 @@ def resolve_data(args) -> tuple:
     return data, names, label, model, kwargs
 
 
+def use_cores_for_chains(num_chains: int) -> int:
+    """Give JAX one CPU device per core the chains can use, so that ``fit_nuts`` runs them in
+    parallel (``chain_method="parallel"``): ``numpyro.set_host_device_count(n)`` with n the
+    largest divisor of ``num_chains`` not above the cores this process may use. Must run
+    before JAX starts its backend (later it has no effect); does nothing if ``XLA_FLAGS``
+    already sets a device count. Returns n (1: nothing set)."""
+    import os
+
+    if "--xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = max(d for d in range(1, min(cores, num_chains) + 1) if num_chains % d == 0)
+    if n > 1:
+        import numpyro
+
+        numpyro.set_host_device_count(n)
+    return n
+
+
 def default_out(label: str, model: str) -> Path:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("mixzoo_out") / f"{label}-{model}-{stamp}"

@@ -57,6 +57,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     check_output_free(args.out, overwrite=args.overwrite)  # before any work
     data, names, label, model_name, kwargs = _cli.resolve_data(args)
+    _cli.use_cores_for_chains(args.num_chains)  # chains in parallel on the CPU cores
     from mixzoo import MODELS, fit_map, fit_nuts  # JAX loads only once the options and data are valid
     model = MODELS[model_name]
     out = args.out or _cli.default_out(label, model_name)

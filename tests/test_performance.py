@@ -214,23 +214,30 @@ MULTI_DEVICE = textwrap.dedent(
     from mixzoo import bind
     out = {"devices": jax.device_count()}
     g = datasets.load("galaxy")                     # N = 82: padded to 88 (its bucket, a multiple of 4)
-    problem = bind(dirichlet_gmm, g, n_components=3)
+    out["default_shards"] = len(bind(dirichlet_gmm, g, n_components=3).placed.sharding.device_set)
+    big = np.resize(g, 2**14) + np.linspace(0.0, 0.1, 2**14)
+    out["default_shards_big"] = len(bind(dirichlet_gmm, big, n_components=3).placed.sharding.device_set)
+    problem = bind(dirichlet_gmm, g, n_components=3, shard_data=True)
     out["shards"] = len(problem.placed.sharding.device_set)
     out["padding"] = int((~np.asarray(problem.mask)).sum())
     def diff(a, b):
         return max(float(np.max(np.abs(np.asarray(a[k]) - np.asarray(b[k])))) for k in a)
     kw = dict(n_components=3, n_restarts=8, num_steps=200)
-    one, many = fit_map(dirichlet_gmm, g, shard_data=False, **kw), fit_map(dirichlet_gmm, g, **kw)
+    one, many = fit_map(dirichlet_gmm, g, shard_data=False, **kw), fit_map(dirichlet_gmm, g, shard_data=True, **kw)
     out["map_params"] = diff(one.params, many.params)
     out["map_loss"] = float(np.max(np.abs(one.losses - many.losses) / np.abs(one.losses)))
     kw = dict(n_components=3, num_steps=200, num_samples=10, n_restarts=8)
-    one, many = fit_svi(dirichlet_gmm, g, shard_data=False, **kw), fit_svi(dirichlet_gmm, g, **kw)
+    one, many = fit_svi(dirichlet_gmm, g, shard_data=False, **kw), fit_svi(dirichlet_gmm, g, shard_data=True, **kw)
     out["svi_params"] = diff(one.params, many.params)
     # NUTS amplifies rounding differences along its trajectories: compare the first draws
-    kw = dict(n_components=3, num_warmup=0, num_samples=3, num_chains=4)
-    par, seq = fit_nuts(dirichlet_gmm, g, **kw), fit_nuts(dirichlet_gmm, g, chain_method="sequential", **kw)
+    kw = dict(n_components=3, num_warmup=0, num_samples=3)
+    par, seq = fit_nuts(dirichlet_gmm, g, num_chains=4, **kw), fit_nuts(dirichlet_gmm, g, num_chains=4, chain_method="sequential", **kw)
     out["nuts_method"] = par.info.chain_method
     out["nuts_params"] = diff(par.samples, seq.samples)
+    # 2 chains over 2 of the 4 devices, 8 chains 2 per device; each device's chains in its own loops
+    two, eight = fit_nuts(dirichlet_gmm, g, num_chains=2, **kw), fit_nuts(dirichlet_gmm, g, num_chains=8, **kw)
+    out["nuts_two_eight"] = [two.info.chain_method, eight.info.chain_method]
+    out["nuts_eight_params"] = diff(eight.samples, fit_nuts(dirichlet_gmm, g, num_chains=8, chain_method="sequential", **kw).samples)
     print("RESULT", json.dumps(out))
     """
 )
@@ -247,7 +254,11 @@ def test_sharded_fits_equal_single_device():
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT", 1)[1])
     assert out["devices"] == 4 and out["shards"] == 4 and out["padding"] == 6
+    # by default only data of at least SHARD_MIN_POINTS points are sharded (small data: collectives cost more)
+    assert out["default_shards"] == 1 and out["default_shards_big"] == 4
     assert out["map_params"] < 1e-4 and out["map_loss"] < 1e-4, out
     assert out["svi_params"] < 1e-4, out
     assert out["nuts_method"] == "parallel"
     assert out["nuts_params"] < 1e-3, out
+    assert out["nuts_two_eight"] == ["parallel", "parallel"]
+    assert out["nuts_eight_params"] < 1e-3, out

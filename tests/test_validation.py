@@ -1,6 +1,7 @@
 """Bad input is refused before any tracing, with a message naming the argument, what it must
 be and what it got. One test per message."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -71,6 +72,9 @@ def test_fit_nuts_options():
         fit_nuts(dirichlet_gmm, X, num_chains=0)
     with pytest.raises(ValueError, match=r"chain_method must be 'parallel', 'vectorized' or 'sequential'; got 'threads'"):
         fit_nuts(dirichlet_gmm, X, chain_method="threads")
+    if jax.local_device_count() == 1:
+        with pytest.raises(ValueError, match=r"chain_method='parallel' needs num_chains \(4\) to share a divisor > 1 with the number of devices \(1\)"):
+            fit_nuts(dirichlet_gmm, X, chain_method="parallel")
     with pytest.raises(TypeError, match=r"init must be None, a MAPResult or a dict of per-chain values; got str"):
         fit_nuts(dirichlet_gmm, X, init="map")
 

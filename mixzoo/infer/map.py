@@ -94,7 +94,8 @@ def fit_map(
         ``None``: analytic when the model has a ``marginal`` keyword, else enumerate. Both give
         the same objective and gradients; analytic is faster.
     :param shard_data: split the data over all devices along N (``jax.sharding``, 1-D mesh);
-        ``None`` shards when there is more than one device. Same result as one device up to
+        ``None`` shards when there is more than one device and at least
+        ``mixzoo.infer.problem.SHARD_MIN_POINTS`` (16,384) points. Same result as one device up to
         float rounding.
     :returns: :class:`MAPResult`.
     """

@@ -37,6 +37,11 @@ from ._structure import ModelStructure, inspect_model, site_transforms
 MIN_BUCKET = 16
 #: Significant binary digits kept by :func:`bucket_size` (4: at most 1/8 = 12.5% padding).
 BUCKET_BITS = 4
+#: With several devices, data of at least this many points are sharded over them by default.
+#: Measured on 2 CPU host devices (``fit_map(dp_gmm, truncation=20)`` refits): 82 points 0.30 s
+#: sharded against 0.12 s not; 20,000 points 2.3 s against 2.5 s; 100,000 points 12.1 s against
+#: 15.9 s. Below this size the collectives cost more than the split saves.
+SHARD_MIN_POINTS = 2**14
 
 
 def bucket_size(n: int, multiple: int = 1) -> int:
@@ -243,7 +248,8 @@ def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None
     :param data: (N,) or (N, D) as the model expects; the model's own checks run here.
     :param marginalise: ``"analytic"``, ``"enumerate"`` or ``None`` (analytic when the model
         has a ``marginal`` keyword): the form of the MAP and NUTS objectives.
-    :param shard_data: split the data along N over all devices (``None``: when there are several).
+    :param shard_data: split the data along N over all devices (``None``: when there are
+        several and the data have at least ``SHARD_MIN_POINTS`` points).
     :param model_kwargs: the model's keywords. Ints, bools and strings select the compiled
         programs (``n_components=4`` and ``n_components=5`` compile separately); floats and
         arrays are passed to the programs as arguments (a new ``weight_concentration`` or new
@@ -265,7 +271,7 @@ def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None
     observed = [name for name, site in structure.trace.items() if site["type"] == "sample" and site["is_observed"]]
     if len(observed) != 1:
         raise ValueError(f"model must have exactly one observed sample site; got {observed}")
-    sharded = (jax.device_count() > 1) if shard_data is None else (shard_data and jax.device_count() > 1)
+    sharded = jax.device_count() > 1 and (host.shape[0] >= SHARD_MIN_POINTS if shard_data is None else shard_data)
     placed, mask = _place(host, sharded)
     hyper_shapes = tuple((k, tuple(v.shape), str(v.dtype)) for k, v in sorted(hyper.items()))
     spec = Spec(model, static, marginalise, structure, observed[0], placed.shape, host.dtype, hyper_shapes, sharded)

@@ -90,7 +90,8 @@ def fit_svi(
         scored on ``INIT_POINTS`` random points) or a :class:`MAPResult` to start from.
     :param init_scale: initial posterior standard deviation as a fraction of the prior spread.
     :param shard_data: full batch only: split the data over all devices (``None``: when there
-        are several). Minibatches are drawn from one unsharded copy.
+        are several and at least ``mixzoo.infer.problem.SHARD_MIN_POINTS`` points). Minibatches
+        are drawn from one unsharded copy.
     :returns: :class:`SVIResult`.
     """
     num_steps = check_int(num_steps, name="num_steps", minimum=1)
