@@ -71,6 +71,8 @@ def host_sample(fn, seed, sample_shape=()):
     params = [jnp.asarray(getattr(base, name), dtype) for name in names]
 
     def draw(seed, *params):
+        # NumPy arrays: array methods of JAX arrays would compile one program per operation
+        seed, params = np.asarray(seed), [np.asarray(p) for p in params]
         levels = seed.ndim - 1  # vmapped axes come first, size 1 where an argument is not batched
         batch = np.broadcast_shapes(seed.shape[:-1], *(p.shape[:levels] for p in params))
         rng = np.random.default_rng(np.asarray(seed, dtype=np.uint64).ravel().tolist())

@@ -70,15 +70,17 @@ def _abstract_trace(model, data, model_kwargs: dict) -> dict:
     only (its parameters are tracers of the finished trace). A model whose supports depend on
     computed values (``Uniform(0, data.max())``) is traced again with concrete values, which
     compiles its operations one by one."""
-    at_origin = handlers.seed(handlers.substitute(model, substitute_fn=origin), 0)
+    def at_origin():  # seeded inside the abstract trace: no eager PRNGKey program
+        return handlers.seed(handlers.substitute(model, substitute_fn=origin), 0)
+
     recorded = {}
 
     def record():
-        recorded.update(handlers.trace(at_origin).get_trace(data, **model_kwargs))
+        recorded.update(handlers.trace(at_origin()).get_trace(data, **model_kwargs))
 
     jax.make_jaxpr(record)()
     if not all(is_concrete(getattr(site["fn"].support, "__dict__", {})) for site in recorded.values() if site["type"] == "sample"):
-        return handlers.trace(at_origin).get_trace(data, **model_kwargs)
+        return handlers.trace(at_origin()).get_trace(data, **model_kwargs)
     trace = {}
     for name, site in recorded.items():
         value = site["value"]

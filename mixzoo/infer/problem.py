@@ -222,7 +222,7 @@ def _place(host: np.ndarray, sharded: bool) -> tuple:
     devices = jax.device_count() if sharded else 1
     padded, mask = pad(host, bucket_size(host.shape[0], devices))
     if not sharded:
-        return jnp.asarray(padded), jnp.asarray(mask)
+        return jax.device_put(padded), jax.device_put(mask)  # a transfer; jnp.asarray compiles a copy
     mesh = data_mesh()
 
     def put(x):
@@ -267,7 +267,8 @@ def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None
     host = np.asarray(data, dtype=np.dtype(jnp.result_type(float)))
     fit_kwargs = full_data_hyperparameters(model, host, model_kwargs)
     static = {k: v for k, v in fit_kwargs.items() if _is_static(v)}
-    hyper = {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in fit_kwargs.items() if not _is_static(v)}
+    # host arrays (jnp.asarray would compile a conversion per value in a new process)
+    hyper = {k: np.asarray(v, dtype=host.dtype) for k, v in fit_kwargs.items() if not _is_static(v)}
     observed = [name for name, site in structure.trace.items() if site["type"] == "sample" and site["is_observed"]]
     if len(observed) != 1:
         raise ValueError(f"model must have exactly one observed sample site; got {observed}")
