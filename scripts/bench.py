@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -257,6 +258,28 @@ def bench_nuts(quick):
         ess = az.ess(az.convert_to_dataset({"locs": locs}), method="bulk")["locs"].values
         row("nuts", f"galaxy K={k}, 4 chains {method}, {draws}+{draws} draws (s)", f"{t:.1f}", f"min bulk ESS {ess.min():.0f}")
         row("nuts", f"  ESS/s ({method})", f"{ess.min() / t:.1f}", "relabelled locs, min over components")
+    if not quick:
+        # the chains split over 2 CPU devices (one per core), in a new process: first call and refit
+        out = subprocess.run([sys.executable, "-c", PARALLEL_NUTS.format(k=k, draws=draws)], capture_output=True, text=True,
+                             check=True, env=dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")).stdout
+        res = json.loads(out.split("RESULT", 1)[1])
+        row("nuts", f"galaxy K={k}, 4 chains parallel on 2 CPU devices, {draws}+{draws} draws (s)", f"{res['first']:.1f}",
+            f"min bulk ESS {res['ess']:.0f}; new process, incl. compilation")
+        row("nuts", "  the same, refit in that process (s)", f"{res['refit']:.1f}", f"ESS/s {res['ess'] / res['refit']:.1f}")
+
+
+PARALLEL_NUTS = """
+import json, time, numpy as np, arviz as az
+from mixzoo import datasets, dirichlet_gmm, fit_nuts
+x = datasets.load("galaxy")
+kw = dict(n_components={k}, num_warmup={draws}, num_samples={draws}, num_chains=4)
+t0 = time.perf_counter(); res = fit_nuts(dirichlet_gmm, x, **kw); first = time.perf_counter() - t0
+assert res.info.chain_method == "parallel"
+t0 = time.perf_counter(); res = fit_nuts(dirichlet_gmm, x, **kw); refit = time.perf_counter() - t0
+locs = np.sort(np.asarray(res.samples["locs"]), axis=-1)
+ess = float(az.ess(az.convert_to_dataset({{"locs": locs}}), method="bulk")["locs"].values.min())
+print("RESULT", json.dumps(dict(first=first, refit=refit, ess=ess)))
+"""
 
 
 # ---------------------------------------------------------------- 5. 10 million points
@@ -414,6 +437,8 @@ def bench_loop():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="sub-minute version")
+    parser.add_argument("--sections", nargs="+", choices=("restarts", "step", "dp", "nuts", "refit", "1e7"),
+                        help="run only these sections, in this order (default: all)")
     parser.add_argument("--restart-order", choices=("loop", "mixzoo"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.restart_order:  # one row-1 measurement in this (fresh) process, for bench_restarts
@@ -428,14 +453,11 @@ def main(argv=None):
         f"jax {jax.__version__}, numpyro {numpyro.__version__}, scikit-learn {sklearn.__version__}"
     )
     t0 = time.perf_counter()
-    bench_restarts(args.quick)
-    bench_step(args.quick)
-    bench_dp(args.quick)
-    bench_nuts(args.quick)
-    bench_refit(args.quick)
-    if not args.quick:
-        bench_ten_million()
-    print(f"total {time.perf_counter() - t0:.0f} s")
+    sections = {"restarts": bench_restarts, "step": bench_step, "dp": bench_dp, "nuts": bench_nuts, "refit": bench_refit,
+                "1e7": lambda quick: None if quick else bench_ten_million()}
+    for name in args.sections or list(sections):
+        sections[name](args.quick)
+    print(f"total {time.perf_counter() - t0:.0f} s" + (f" (sections {' '.join(args.sections)} only)" if args.sections else ""))
 
 
 if __name__ == "__main__":
