@@ -33,6 +33,7 @@ __all__ = [
     *_MODEL_NAMES,
     "bind",
     "classify",
+    "ConvergenceWarning",
     "fit_map",
     "fit_nuts",
     "fit_svi",

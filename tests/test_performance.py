@@ -226,6 +226,10 @@ MULTI_DEVICE = textwrap.dedent(
     one, many = fit_map(dirichlet_gmm, g, shard_data=False, **kw), fit_map(dirichlet_gmm, g, shard_data=True, **kw)
     out["map_params"] = diff(one.params, many.params)
     out["map_loss"] = float(np.max(np.abs(one.losses - many.losses) / np.abs(one.losses)))
+    kw = dict(n_components=3, n_restarts=8, method="em", max_iter=60)  # EM: each device's statistics, summed
+    one, many = fit_map(dirichlet_gmm, g, shard_data=False, **kw), fit_map(dirichlet_gmm, g, shard_data=True, **kw)
+    out["em_params"] = diff(one.params, many.params)
+    out["em_loss"] = abs(float(one.losses[-1] - many.losses[-1]) / float(one.losses[-1]))
     kw = dict(n_components=3, num_steps=200, num_samples=10, n_restarts=8)
     one, many = fit_svi(dirichlet_gmm, g, shard_data=False, **kw), fit_svi(dirichlet_gmm, g, shard_data=True, **kw)
     out["svi_params"] = diff(one.params, many.params)
@@ -258,6 +262,7 @@ def test_sharded_fits_equal_single_device():
     assert out["default_shards"] == 1 and out["default_shards_big"] == 4
     assert out["map_params"] < 1e-4 and out["map_loss"] < 1e-4, out
     assert out["svi_params"] < 1e-4, out
+    assert out["em_params"] < 1e-3 and out["em_loss"] < 1e-5, out
     assert out["nuts_method"] == "parallel"
     assert out["nuts_params"] < 1e-3, out
     assert out["nuts_two_eight"] == ["parallel", "parallel"]

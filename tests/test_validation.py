@@ -59,7 +59,7 @@ def test_simulation_needs_n_obs():
         ({"n_screen": 0}, ValueError, r"n_screen must be an integer >= 1; got 0"),
         ({"num_steps": 1.5}, TypeError, r"num_steps must be an integer >= 1; got 1.5"),
         ({"learning_rate": 0.0}, ValueError, r"learning_rate must be a finite number > 0; got 0.0"),
-        ({"init": "random"}, ValueError, r"init must be 'data' or 'kmeans\+\+'; got 'random'"),
+        ({"init": "random"}, ValueError, r"init must be 'data', 'kmeans\+\+' or a MAPResult to start from; got 'random'"),
     ],
 )
 def test_fit_map_options(kwargs, exc, pattern):

@@ -20,6 +20,7 @@ from .. import _cache
 
 _cache.enable_persistent_cache()  # JAX's persistent compilation cache, on by default (see mixzoo._cache)
 
+from ._em import ConvergenceWarning  # noqa: E402
 from .classify import classify  # noqa: E402
 from .map import MAPResult, fit_map  # noqa: E402
 from .nuts import NUTSResult, fit_nuts  # noqa: E402
@@ -29,6 +30,7 @@ from .svi import SVIResult, fit_svi  # noqa: E402
 from .svi_enum import SVIEnumResult, fit_svi_enum  # noqa: E402
 
 __all__ = [
+    "ConvergenceWarning",
     "MAPResult",
     "NUTSResult",
     "Problem",

@@ -15,6 +15,7 @@ from numpyro.distributions import constraints
 
 from .._validation import check_int, check_positive
 from . import _programs
+from ._em import ConvergenceWarning, check_em, em_run
 from ._objective import negative_log_joint
 from ._optim import preconditioned_adam, scan_steps
 from ._restarts import candidates, restart_values, score, screen, screen_width
@@ -30,12 +31,17 @@ SCREEN_CHUNKS = 10
 
 class MAPInfo(NamedTuple):
     """Extras of a MAP fit. ``grad_norms``: site name -> (num_steps,) gradient norm in
-    unconstrained space; ``init_losses``: (n_restarts,) loss of each initialisation;
-    ``best_restart``: the one returned."""
+    unconstrained space (``None`` for EM); ``init_losses``: (n_restarts,) loss of each
+    initialisation; ``best_restart``: the one returned; ``method``: ``"adam"`` or ``"em"``;
+    ``n_iter``: Adam steps or EM iterations of the returned fit (screening included);
+    ``converged``: EM met ``tol`` before ``max_iter`` (Adam: ``None``, it runs ``num_steps``)."""
 
-    grad_norms: dict
+    grad_norms: dict | None
     init_losses: np.ndarray
     best_restart: int
+    method: str = "adam"
+    n_iter: int | None = None
+    converged: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -57,6 +63,9 @@ def fit_map(
     num_steps: int = 1000,
     learning_rate: float = 0.1,
     seed: int = 0,
+    method: str | None = None,
+    max_iter: int = 300,
+    tol: float = 1e-6,
     marginalise: str | None = None,
     shard_data: bool | None = None,
     **model_kwargs,
@@ -80,7 +89,8 @@ def fit_map(
     MAP objective is unbounded at the edge of the simplex, so a collapsed fit can have the
     lowest loss). If every candidate collapsed, the best is returned with a ``RuntimeWarning``.
     ``n_best=1, n_screen=1`` is the NumPyro tutorial's rule (optimise the best initial value
-    only).
+    only). ``init=fit`` (a :class:`MAPResult` of the same model and options) starts one
+    optimisation at its values instead, e.g. to refine an Adam fit by EM.
 
     Every program is compiled once per problem signature (model, static options, padded data
     size, ``n_restarts``, ``n_best``, ``n_screen``, ``num_steps``): a second fit on new data of
@@ -89,6 +99,16 @@ def fit_map(
     :param model: a model function, or a :class:`~mixzoo.infer.problem.Problem` from
         :func:`mixzoo.bind` (then no ``data``, model keywords, ``marginalise`` or ``shard_data``).
     :param data: shape (N,) or (N, D) as the model expects.
+    :param method: ``"adam"`` (``num_steps`` preconditioned Adam steps, the default for now)
+        or ``"em"``: expectation-maximisation (:mod:`mixzoo.infer._em`), for models whose
+        marginal form observes a ``MixtureSameFamily`` of Normal components (all built-in
+        models): each iteration one pass over the data for the sufficient statistics and a
+        Newton M-step on the O(K) global parameters, the log posterior never decreasing. The
+        ``n_screen`` best starts are screened by ``SCREEN_ITERS`` iterations, the ``n_best``
+        kept run to ``max_iter`` iterations or until the log posterior changes by at most
+        ``tol`` (relative), else a ``ConvergenceWarning``. ``losses`` then holds minus the log
+        posterior at each iteration. A model without Normal components needs ``"adam"``.
+    :param max_iter, tol: EM's iteration limit and relative tolerance (``method="em"`` only).
     :param marginalise: how the assignment is summed out: ``"analytic"`` (the model called with
         ``marginal=True``, ``MixtureSameFamily``), ``"enumerate"`` (``TraceEnum_ELBO``), or
         ``None``: analytic when the model has a ``marginal`` keyword, else enumerate. Both give
@@ -105,32 +125,40 @@ def fit_map(
     num_steps = check_int(num_steps, name="num_steps", minimum=1)
     seed = check_int(seed, name="seed", minimum=0)
     check_positive(learning_rate, name="learning_rate")
-    if init not in ("data", "kmeans++"):
-        raise ValueError(f"init must be 'data' or 'kmeans++'; got {init!r}")
+    max_iter = check_int(max_iter, name="max_iter", minimum=2)
+    check_positive(tol, name="tol")
+    given = init if isinstance(init, MAPResult) else None
+    if given is None and (not isinstance(init, str) or init not in ("data", "kmeans++")):
+        raise ValueError(f"init must be 'data', 'kmeans++' or a MAPResult to start from; got {init!r}")
+    if method is not None and method not in ("em", "adam"):
+        raise ValueError(f"method must be 'em', 'adam' or None; got {method!r}")
     problem = as_problem(model, data, model_kwargs, marginalise=marginalise, shard_data=shard_data)
     spec, structure = problem.spec, problem.structure
+    method = check_em(spec, method)
 
-    starts, spread = restart_values(problem, seed, n_restarts, "data" if init == "data" else init)
+    starts, spread = restart_values(problem, seed, n_restarts, "data" if given is not None else init)
+    if given is not None:  # one start: the given fit's values (the restarts give the prior spread only)
+        starts = _start_at(given, structure)
+        n_restarts = 1
     loss = negative_log_joint(spec)
     init_losses = score(problem, loss, starts)
     width = min(n_best, n_restarts)
     screened = candidates(init_losses, max(n_screen, width))
-    chunk = -(-num_steps // SCREEN_CHUNKS)
     group = screen_width(len(screened), width, spec)
-    begin, advance, finish = _programs_for(problem, width, chunk, num_steps)
-    begin_group, advance_group, _ = _programs_for(problem, group, chunk, num_steps)
-    lr = np.float32(learning_rate)
     start = {s: np.asarray(v)[screened] for s, v in starts.items()}
-
-    def step(carry, offset):
-        run = advance if jax.tree_util.tree_leaves(carry)[0].shape[0] == width else advance_group
-        return run(carry, problem.placed, problem.mask, problem.hyper, spread, lr, np.int32(offset))
-
-    kept, carry, losses, grad_norms = screen(lambda g: begin_group(g, spread), step, start, (group, width), chunk, num_steps)
-    sites, weights = jax.device_get(finish(carry[0], problem.placed, problem.hyper))
+    if method == "em":
+        kept, sites, weights, losses, n_iter, converged = _em_candidates(problem, start, spread, (group, width), max_iter, tol)
+        grad_norms = None
+    else:
+        kept, sites, weights, losses, grad_norms = _adam_candidates(problem, start, spread, (group, width), num_steps,
+                                                                    learning_rate)
+        n_iter, converged = np.full(len(kept), num_steps), np.full(len(kept), None)
     chosen_from = screened[kept]
     collapsed = [_collapsed_components(w, structure) for w in weights]
-    final = np.nan_to_num(losses[:, -1], nan=np.inf)
+    if method == "em":  # the loss after each candidate's last iteration (the rows are NaN past it)
+        final = np.array([row[np.isfinite(row)][-1] if np.isfinite(row).any() else np.inf for row in losses])
+    else:
+        final = np.nan_to_num(losses[:, -1], nan=np.inf)
     intact = [i for i in range(len(chosen_from)) if not collapsed[i].size]
     chosen = min(intact or range(len(chosen_from)), key=lambda i: final[i])
     if collapsed[chosen].size:
@@ -143,13 +171,116 @@ def fit_map(
             RuntimeWarning,
             stacklevel=2,
         )
+    if method == "em" and not converged[chosen]:
+        warnings.warn(
+            f"fit_map: EM stopped at max_iter={max_iter} iterations before the log posterior changed by less than "
+            f"tol={tol:g} (relative); the fit may not be at the MAP yet. Increase max_iter, or loosen tol.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     pick = functools.partial(jax.tree_util.tree_map, lambda v: np.asarray(v[chosen]))
+    row = losses[chosen]
     return MAPResult(
         problem=problem,
         params=pick(sites),
-        losses=pick(losses),
-        info=MAPInfo(grad_norms=pick(grad_norms), init_losses=init_losses, best_restart=int(chosen_from[chosen])),
+        losses=row[np.isfinite(row)] if method == "em" else row,
+        info=MAPInfo(grad_norms=None if grad_norms is None else pick(grad_norms), init_losses=init_losses,
+                     best_restart=int(chosen_from[chosen]), method=method, n_iter=int(n_iter[chosen]),
+                     converged=None if method == "adam" else bool(converged[chosen])),
     )
+
+
+def _start_at(fit, structure) -> dict:
+    """The global site values of ``fit`` as one start, (1, ...) per site, checked against ``structure``."""
+    start = {}
+    for site in structure.global_sites:
+        want = tuple(structure.trace[site]["value"].shape)
+        value = np.asarray(fit.params.get(site, np.empty(0)), dtype=np.float32)
+        if value.shape != want:
+            raise ValueError(f"init must be a MAPResult of the same model and options: its {site!r} has shape "
+                             f"{value.shape}, this problem's {want}")
+        start[site] = value[None]
+    return start
+
+
+def _adam_candidates(problem, start: dict, spread: dict, widths: tuple, num_steps: int, learning_rate: float):
+    """Screen and optimise the starts by Adam: kept indices, their site values and weights,
+    losses (kept, num_steps) and gradient norms."""
+    group, width = widths
+    chunk = -(-num_steps // SCREEN_CHUNKS)
+    begin, advance, finish = _programs_for(problem, width, chunk, num_steps)
+    begin_group, advance_group, _ = _programs_for(problem, group, chunk, num_steps)
+    lr = np.float32(learning_rate)
+
+    def step(carry, offset):
+        run = advance if jax.tree_util.tree_leaves(carry)[0].shape[0] == width else advance_group
+        return run(carry, problem.placed, problem.mask, problem.hyper, spread, lr, np.int32(offset))
+
+    kept, carry, losses, grad_norms = screen(lambda g: begin_group(g, spread), step, start, widths, chunk, num_steps)
+    sites, weights = jax.device_get(finish(carry[0], problem.placed, problem.hyper))
+    return kept, sites, weights, losses, grad_norms
+
+
+#: EM iterations that screen the starts.
+SCREEN_ITERS = 10
+
+
+def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: int, tol: float):
+    """Screen the starts by ``SCREEN_ITERS`` EM iterations (``widths[0]`` side by side), run the
+    ``widths[1]`` best to convergence: kept indices, their site values and weights, losses
+    (kept, <= max_iter) (minus the log posterior per iteration, NaN past the end), numbers of
+    iterations and convergence flags."""
+    group, width = widths
+    spec = problem.spec
+    args = (problem.placed, problem.mask, problem.hyper, spread, np.float32(tol))
+    screen_iters = min(SCREEN_ITERS, max_iter)
+    n = jax.tree_util.tree_leaves(start)[0].shape[0]
+    order = np.concatenate([np.arange(n), np.zeros(-n % group, dtype=int)])
+    results = []
+    for g in order.reshape(-1, group):
+        run = _em_program(spec, group, screen_iters)
+        results.append(jax.device_get(run({s: v[g] for s, v in start.items()}, *args, np.int32(screen_iters))))
+    theta, trace, n_done, settled = jax.tree_util.tree_map(lambda *v: np.concatenate(v)[:n], *results)
+    last = trace[np.arange(n), n_done - 1]
+    kept = np.argsort(-np.nan_to_num(last, nan=-np.inf), kind="stable")[:width]
+    theta = {s: v[kept] for s, v in theta.items()}
+    run = _em_program(spec, width, max_iter)
+    limit = np.int32(max_iter - screen_iters + 1)
+    theta, more, n_more, converged = jax.device_get(run(theta, *args, limit))
+    losses = np.full((width, max_iter), np.nan, np.float32)
+    for i, k in enumerate(kept):
+        path = np.concatenate([trace[k, : n_done[k]], more[i, 1 : n_more[i]]])
+        losses[i, : path.size] = -path
+    n_iter = n_done[kept] + n_more - 1
+    converged = converged | settled[kept]  # a start that converged while screened stays converged
+    sites, weights = jax.device_get(_finish_program(problem, width)(theta, problem.placed, problem.hyper))
+    return kept, sites, weights, losses, n_iter, converged
+
+
+def _em_program(spec, width: int, max_iter: int):
+    """``run(theta, data, mask, hyper, spread, tol, limit) -> (theta, log_posts, n_iter,
+    converged)`` for ``width`` candidates side by side (constrained values in and out)."""
+    one = em_run(spec, max_iter)
+
+    def run(theta, data, mask, hyper, spread, tol, limit):
+        def single(theta):
+            u, trace, n_iter, converged = one(spec.unconstrain(theta), data, mask, hyper, spread, tol, limit)
+            return spec.constrain(u), trace, n_iter, converged
+
+        return jax.vmap(single)(theta)
+
+    return _programs.jitted((spec, "em", width, max_iter), run)
+
+
+def _finish_program(problem, width: int):
+    """``finish(theta, data, hyper)``: site values and mixture weights of ``width`` candidates
+    given their constrained global values."""
+    spec = problem.spec
+
+    def finish(theta, data, hyper):
+        return jax.vmap(lambda t: fitted_sites(spec, data, hyper, t))(theta)
+
+    return _programs.jitted((spec, "map_finish_constrained", width), finish)
 
 
 def _programs_for(problem, width: int, chunk: int, num_steps: int):

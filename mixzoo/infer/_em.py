@@ -1,0 +1,312 @@
+"""MAP by expectation-maximisation, for models whose marginal form is a mixture of Normal components.
+
+When the observed site of a problem's marginal form is a ``MixtureSameFamily`` of ``Normal``
+components (possibly ``Independent`` over a data dimension D) with global weights, locations
+and scales, the expected complete-data log joint depends on the data only through per-component
+sufficient statistics. One EM iteration is then
+
+* **E-step**: one pass over the data (in chunks of at most :data:`CHUNK_ELEMENTS` numbers, one
+  ``lax.scan``; split over the devices with ``shard_map`` and summed when the data are sharded)
+  giving, per component k and dimension d, ``n_k = sum_i r_ik``, ``S1_kd = sum_i r_ik (x_id -
+  a_kd)`` and ``S2_kd = sum_i r_ik (x_id - a_kd)^2`` about the current locations ``a``, and the
+  marginal log-likelihood; no (N, K) array is kept beyond one chunk;
+* **M-step**: maximise (as its gain over the current point, see :func:`expected_log_joint_gain`)
+  ``Q(theta) = log prior(theta) + sum_k n_k log w_k + sum_kd [-n_k log
+  s_kd - (S2 + 2 (a - m) S1 + n (a - m)^2) / (2 s^2)]`` (constants dropped) over the global
+  sites in unconstrained space, the priors exact (``log_prob`` of every global site, read from
+  the model: no site name is used), by Newton's method on the flattened parameters (an O(P^3)
+  solve, P the number of unconstrained parameters: a few dozen for these models) with the
+  Hessian's eigenvalues made negative (an ascent direction even where Q is not concave) and a
+  backtracking line search; a step that does not increase Q is not taken.
+
+So the log posterior never decreases (the usual EM argument: ``log p(theta | x) - log p(theta_old
+| x) >= Q(theta) - Q(theta_old) >= 0``), up to float rounding. The objective is the one of the
+gradient path (:func:`mixzoo.infer._objective.negative_log_joint`): the log joint density of the
+constrained values, no Jacobian.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpyro.distributions as dist
+from jax.flatten_util import ravel_pytree
+from jax.sharding import PartitionSpec
+from numpyro import handlers
+
+from ._data import DATA_AXIS, data_mesh
+from ._structure import SITE_POINTS
+
+#: The E-step works through the data in chunks of at most this many (points x components) numbers.
+CHUNK_ELEMENTS = 2**20
+#: Newton iterations per M-step (each with its line search); fewer when the Newton decrement vanishes.
+NEWTON_STEPS = 8
+#: Halvings of the Newton step tried by the line search before the step is given up.
+LINE_SEARCH_HALVINGS = 30
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative fit stopped at its iteration limit before meeting its tolerance."""
+
+
+class NormalMixture(NamedTuple):
+    """The mixture of the observed site: ``log_weights`` (K,), ``locs`` and ``scales`` (K, D)
+    (D = 1 for 1-D data)."""
+
+    log_weights: jnp.ndarray
+    locs: jnp.ndarray
+    scales: jnp.ndarray
+
+
+def _unwrap(fn):
+    while isinstance(fn, (dist.ExpandedDistribution, dist.MaskedDistribution)):
+        fn = fn.base_dist
+    return fn
+
+
+def _normal_mixture(fn, event_shape: tuple) -> NormalMixture | None:
+    """The :class:`NormalMixture` of an observed site's distribution ``fn`` (one point's), or
+    ``None`` if it is not a ``MixtureSameFamily`` of Normal components with global parameters."""
+    fn = _unwrap(fn)
+    if not isinstance(fn, dist.MixtureSameFamily) or fn.batch_shape != ():
+        return None
+    comp = fn.component_distribution
+    while isinstance(comp, (dist.Independent, dist.ExpandedDistribution)):
+        comp = comp.base_dist
+    if type(comp) is not dist.Normal:
+        return None
+    logits = fn.mixing_distribution.logits
+    k = logits.shape[-1]
+    shape = (k,) + tuple(event_shape)
+    if logits.shape != (k,) or fn.component_distribution.batch_shape + fn.component_distribution.event_shape != shape:
+        return None
+    loc, scale = jnp.broadcast_to(comp.loc, shape), jnp.broadcast_to(comp.scale, shape)
+    return NormalMixture(jax.nn.log_softmax(logits), loc.reshape(k, -1), scale.reshape(k, -1))
+
+
+def _site_terms(spec, latent: dict, data, hyper: dict):
+    """``(log prior, NormalMixture or None)`` of ``spec``'s marginal form at the constrained
+    global values ``latent`` (unbatched); ``data``: the first few points (the terms do not
+    depend on them)."""
+    model = spec.model_fn("marginal")
+    trace = handlers.trace(handlers.substitute(model, data=latent)).get_trace(data[:SITE_POINTS], None, hyper)
+    log_prior = sum(jnp.sum(trace[s]["fn"].log_prob(trace[s]["value"])) for s in spec.structure.global_sites)
+    return log_prior, _normal_mixture(trace[spec.observed]["fn"], spec.event_shape)
+
+
+@functools.lru_cache(maxsize=256)
+def supports_em(spec) -> bool:
+    """True if ``spec``'s marginal form observes a ``MixtureSameFamily`` of Normal components
+    with global weights, locations and scales (read from one abstract trace)."""
+    if spec.objective_form != "marginal":
+        return False
+    found = []
+    latent = {s: spec.structure.trace[s]["value"] for s in spec.structure.global_sites}
+    data = jax.ShapeDtypeStruct((min(SITE_POINTS, spec.data_shape[0]),) + spec.event_shape, spec.dtype)
+    hyper = {k: jax.ShapeDtypeStruct(shape, dtype) for k, shape, dtype in spec.hyper_shapes}
+
+    def probe(latent, data, hyper):
+        found.append(_site_terms(spec, latent, data, hyper)[1] is not None)
+        return 0.0
+
+    try:
+        jax.eval_shape(probe, latent, data, hyper)
+    except Exception:  # a model that cannot be read this way takes the gradient path
+        return False
+    return bool(found and found[0])
+
+
+class Stats(NamedTuple):
+    """Sufficient statistics of one E-step: ``n`` (K,), ``s1`` and ``s2`` (K, D) about ``anchor``
+    (K, D), and the marginal log-likelihood ``loglik`` of the data."""
+
+    n: jnp.ndarray
+    s1: jnp.ndarray
+    s2: jnp.ndarray
+    anchor: jnp.ndarray
+    loglik: jnp.ndarray
+
+
+def _chunk_size(n: int, k: int) -> int:
+    """Points per E-step chunk: all ``n`` when n x k fits in :data:`CHUNK_ELEMENTS`, else the
+    largest power of two dividing ``n`` with at most that many numbers (bucketed sizes are
+    m x 2^e with m < 16, so chunks are large)."""
+    if n * k <= CHUNK_ELEMENTS:
+        return n
+    size = n & -n  # largest power of two dividing n
+    while size * k > CHUNK_ELEMENTS and size > 1:
+        size //= 2
+    return size
+
+
+def _estep_local(mix: NormalMixture, data, mask) -> Stats:
+    """:class:`Stats` of the points ``data`` (M, ...) with ``mask`` (M,), in chunks."""
+    x = data.reshape(data.shape[0], -1)
+    k = mix.log_weights.shape[0]
+    size = _chunk_size(x.shape[0], k)
+    inv = 1.0 / mix.scales
+    norm = mix.log_weights - jnp.sum(jnp.log(mix.scales), axis=1) - 0.5 * x.shape[1] * jnp.log(2 * jnp.pi)
+
+    def chunk(xc, mc):
+        dev = xc[:, None, :] - mix.locs[None]  # (B, K, D)
+        lp = norm - 0.5 * jnp.sum((dev * inv) ** 2, axis=-1)  # (B, K)
+        lse = jax.nn.logsumexp(lp, axis=1)
+        r = jnp.exp(lp - lse[:, None]) * mc[:, None]
+        return (jnp.sum(r, 0), jnp.einsum("bk,bkd->kd", r, dev), jnp.einsum("bk,bkd->kd", r, dev**2),
+                jnp.sum(jnp.where(mc, lse, 0.0)))
+
+    if size == x.shape[0]:
+        n, s1, s2, loglik = chunk(x, mask)
+    else:
+        def body(total, c):
+            return jax.tree_util.tree_map(jnp.add, total, chunk(*c)), None
+
+        zero = (jnp.zeros(k, x.dtype), jnp.zeros((k, x.shape[1]), x.dtype), jnp.zeros((k, x.shape[1]), x.dtype),
+                jnp.zeros((), x.dtype))
+        chunks = (x.reshape(-1, size, x.shape[1]), mask.reshape(-1, size))
+        (n, s1, s2, loglik), _ = jax.lax.scan(body, zero, chunks)
+    return Stats(n, s1, s2, mix.locs, loglik)
+
+
+def estep(mix: NormalMixture, data, mask, sharded: bool) -> Stats:
+    """:class:`Stats` of all the data; with ``sharded`` data each device passes over its own
+    points (``shard_map``) and the statistics are summed over the devices."""
+    if not sharded:
+        return _estep_local(mix, data, mask)
+
+    def local(mix, data, mask):
+        stats = _estep_local(mix, data, mask)
+        summed = jax.lax.psum((stats.n, stats.s1, stats.s2, stats.loglik), DATA_AXIS)
+        return Stats(summed[0], summed[1], summed[2], stats.anchor, summed[3])
+
+    spec = PartitionSpec(DATA_AXIS, *([None] * (data.ndim - 1)))
+    return jax.shard_map(local, mesh=data_mesh(), in_specs=(PartitionSpec(), spec, PartitionSpec(DATA_AXIS)),
+                         out_specs=PartitionSpec(), check_vma=False)(mix, data, mask)
+
+
+def expected_log_joint(log_prior, mix: NormalMixture, stats: Stats):
+    """Q: the log prior plus the expected complete-data log-likelihood given ``stats``."""
+    delta = stats.anchor - mix.locs
+    squares = stats.s2 + 2 * delta * stats.s1 + stats.n[:, None] * delta**2
+    dims = mix.locs.shape[1]
+    return (log_prior + jnp.sum(stats.n * mix.log_weights)
+            - jnp.sum(stats.n[:, None] * jnp.log(mix.scales)) - 0.5 * dims * jnp.log(2 * jnp.pi) * jnp.sum(stats.n)
+            - 0.5 * jnp.sum(squares / mix.scales**2))
+
+
+def expected_log_joint_gain(log_prior, mix: NormalMixture, old_prior, old: NormalMixture, stats: Stats):
+    """Q(theta) - Q(theta_old), ``old`` being the mixture the statistics were taken at (their
+    anchor is ``old.locs``), computed term by term as differences: Q itself is of the order of
+    N nats, and in float32 its changes below ~1e-7 N would be lost to rounding (EM would stall
+    short of the MAP on large data)."""
+    d_log_scale = jnp.log(mix.scales) - jnp.log(old.scales)
+    delta = stats.anchor - mix.locs
+    # S2 / s^2 - S2 / s_old^2 = S2 / s_old^2 * expm1(-2 d log s)
+    squares = (stats.s2 / old.scales**2) * jnp.expm1(-2 * d_log_scale) + (2 * delta * stats.s1 + stats.n[:, None] * delta**2) / mix.scales**2
+    return ((log_prior - old_prior) + jnp.sum(stats.n * (mix.log_weights - old.log_weights))
+            - jnp.sum(stats.n[:, None] * d_log_scale) - 0.5 * jnp.sum(squares))
+
+
+def newton_ascent(q, v0, steps: int = NEWTON_STEPS):
+    """Maximise ``q`` (flat vector -> scalar) from ``v0`` by Newton steps with the Hessian's
+    eigenvalues replaced by minus their absolute values (floored at 1e-6 of the largest) and a
+    backtracking line search (Armijo, halving up to :data:`LINE_SEARCH_HALVINGS` times). Never
+    returns a point with lower ``q`` than ``v0``."""
+    value_and_grad = jax.value_and_grad(q)
+    hessian = jax.hessian(q)
+
+    def body(carry):
+        v, value, i, _ = carry
+        _, g = value_and_grad(v)
+        w, basis = jnp.linalg.eigh(hessian(v))
+        w = jnp.abs(w)
+        w = jnp.maximum(w, 1e-6 * jnp.max(w) + 1e-30)
+        step = basis @ ((basis.T @ g) / w)  # -H^-1 g with H negative definite: an ascent direction
+        slope = jnp.dot(g, step)  # > 0 unless g = 0
+
+        def shorter(c):
+            t, _ = c
+            return t * 0.5, q(v + t * 0.5 * step)
+
+        def too_long(c):
+            t, new = c
+            return (t > 2.0**-LINE_SEARCH_HALVINGS) & ~(new >= value + 1e-4 * t * slope)
+
+        t, new = jax.lax.while_loop(too_long, shorter, (jnp.ones((), v.dtype), q(v + step)))
+        ok = jnp.isfinite(new) & (new >= value) & (slope > 0)
+        v, new_value = jnp.where(ok, v + t * step, v), jnp.where(ok, new, value)
+        # stop at a vanishing Newton decrement, or when no step helps
+        done = ~ok | (0.5 * slope <= 1e-7 * (1.0 + jnp.abs(value)))
+        return v, new_value, i + 1, done
+
+    def more(carry):
+        return (carry[2] < steps) & ~carry[3]
+
+    v, value, _, _ = jax.lax.while_loop(more, body, (v0, q(v0), 0, False))
+    return v, value
+
+
+def em_run(spec, max_iter: int):
+    """``run(u, data, mask, hyper, spread, tol, limit) -> (u, log_posts, n_iter, converged)`` for
+    one candidate (vmap it): EM from the unconstrained values ``u`` (site name -> value) for at
+    most ``limit`` (<= ``max_iter``, traced) iterations, stopping when the log posterior changes
+    by at most ``tol`` (relative). ``log_posts`` (max_iter,): the log posterior at the start of
+    each iteration (NaN past ``n_iter``); the returned ``u`` is the point of the last entry."""
+
+    def log_post_terms(u, data, hyper):
+        return _site_terms(spec, spec.constrain(u), data, hyper)
+
+    def run(u, data, mask, hyper, spread, tol, limit):
+        flat0, unravel = ravel_pytree(u)
+        scale, _ = ravel_pytree(spread)
+
+        def iteration(carry):
+            u, prev, i, _, trace = carry
+            log_prior, mix = log_post_terms(u, data, hyper)
+            stats = estep(mix, data, mask, spec.sharded)
+            value = log_prior + stats.loglik
+            trace = trace.at[i].set(value)
+            converged = (i > 0) & (jnp.abs(value - prev) <= tol * jnp.abs(value))
+            flat, _ = ravel_pytree(u)
+
+            def q(v):
+                terms = log_post_terms(unravel(flat + v * scale), data, hyper)
+                return expected_log_joint_gain(terms[0], terms[1], log_prior, mix, stats)
+
+            step, _ = newton_ascent(q, jnp.zeros_like(flat))
+            new = jnp.where(converged | (i + 1 >= limit), flat, flat + step * scale)
+            return unravel(new), value, i + 1, converged, trace
+
+        def more(carry):
+            return (carry[2] < limit) & ~carry[3]
+
+        trace = jnp.full((max_iter,), jnp.nan, flat0.dtype)
+        start = (u, jnp.array(jnp.nan, flat0.dtype), jnp.int32(0), jnp.array(False), trace)
+        u, _, n_iter, converged, trace = jax.lax.while_loop(more, iteration, start)
+        return u, trace, n_iter, converged
+
+    return run
+
+
+def check_em(spec, method: str) -> str:
+    """The optimiser ``fit_map`` uses: ``method`` ``"em"`` (refused for a model EM cannot read),
+    ``"adam"``, or ``None`` (Adam for now; EM once it is the default)."""
+    if method is None:
+        return "adam"
+    if method not in ("em", "adam"):
+        raise ValueError(f"method must be 'em', 'adam' or None; got {method!r}")
+    if method == "em" and not supports_em(spec):
+        name = getattr(spec.model, "__name__", type(spec.model).__name__)
+        raise ValueError(
+            f"method='em' needs a model whose marginal form (marginal=True) observes a MixtureSameFamily of Normal "
+            f"components with global weights, locations and scales; got model {name} (use method='adam')"
+        )
+    return method
+
+
+__all__ = ["ConvergenceWarning", "NormalMixture", "Stats", "check_em", "em_run", "estep", "expected_log_joint",
+           "expected_log_joint_gain",
+           "newton_ascent", "supports_em"]
