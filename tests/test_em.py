@@ -2,6 +2,7 @@
 
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -30,9 +31,11 @@ def test_log_posterior_never_decreases(name):
     """Every EM iteration, screening and final phase joined, keeps or raises the log posterior
     (float32 rounding: a few ulps of its size)."""
     model, data, kw = MODELS[name]
-    fit = fit_map(model, data, method="em", n_restarts=8, n_screen=4, n_best=2, max_iter=60, tol=1e-9, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol below float32 rounding: runs to a standstill or max_iter
+        fit = fit_map(model, data, method="em", n_restarts=4, n_screen=2, n_best=2, max_iter=30, tol=1e-12, **kw)
     log_post = -np.asarray(fit.losses, dtype=np.float64)
-    assert fit.info.method == "em" and log_post.size == fit.info.n_iter >= 20
+    assert fit.info.method == "em" and log_post.size == fit.info.n_iter >= 12
     rises = np.diff(log_post)
     assert rises.min() >= -4 * np.finfo(np.float32).eps * np.abs(log_post).max(), rises.min()
     assert log_post[-1] - log_post[0] > 1.0  # the starts are not already at the MAP
@@ -56,7 +59,7 @@ def _same_partition(a, b):
 
 SAME_MAP = {
     "seed_001": (dirichlet_gmm, lambda: datasets.seed_001()[0], {"n_components": 2}, True),
-    "seed_000_dp": (dp_gmm, lambda: datasets.seed_000()[0], {"truncation": 20}, False),
+    "seed_000_dp": (dp_gmm, lambda: datasets.seed_000(base=200)[0], {"truncation": 20}, False),
     "seed_004_diag": (diag_gmm, lambda: datasets.seed_004()[0], {"n_components": 3}, True),
     "tutorial": (dirichlet_gmm, datasets.tutorial_data, TUTORIAL_KWARGS, True),
     "galaxy": (dirichlet_gmm, lambda: datasets.load("galaxy"), {"n_components": 4}, False),
@@ -75,7 +78,7 @@ def test_em_and_adam_find_the_same_maps(case):
     data = load()
     one = dict(n_restarts=1, n_screen=1, n_best=1, **kw)
     adam = fit_map(model, data, method="adam", num_steps=3000, **one)
-    em_from_adam = fit_map(model, data, method="em", init=adam, tol=1e-7, max_iter=2000, **kw)
+    em_from_adam = fit_map(model, data, method="em", init=adam, tol=1e-7, max_iter=300, **kw)
     lp = lambda fit: -float(fit.losses[-1])  # noqa: E731
     rel = 1e-5 * abs(lp(adam))
     assert lp(adam) - rel <= lp(em_from_adam) <= lp(adam) + rel, (lp(adam), lp(em_from_adam))
@@ -101,12 +104,12 @@ def test_estep_statistics_exact():
     want = (r.sum(0), np.einsum("nk,nkd->kd", r, dev), np.einsum("nk,nkd->kd", r, dev**2), lse.sum())
     padded = np.concatenate([x, np.repeat(x[:1], 10, 0)])  # 160 points = 5 x 32, the last 10 masked
     mask = np.arange(160) < 150
-    one = _em._estep_local(mix, jnp.asarray(padded, jnp.float32), jnp.asarray(mask))
+    one = jax.jit(_em._estep_local)(mix, jnp.asarray(padded, jnp.float32), jnp.asarray(mask))
     old = _em.CHUNK_ELEMENTS
     try:
         _em.CHUNK_ELEMENTS = 100  # 32 points x 3 components per chunk: five chunks
         assert _em._chunk_size(160, 3) == 32
-        chunked = _em._estep_local(mix, jnp.asarray(padded, jnp.float32), jnp.asarray(mask))
+        chunked = jax.jit(_em._estep_local)(mix, jnp.asarray(padded, jnp.float32), jnp.asarray(mask))
     finally:
         _em.CHUNK_ELEMENTS = old
     for got in (one, chunked):
@@ -120,7 +123,7 @@ def test_em_fit_with_chunked_estep_matches(monkeypatch):
     read when a program is built, so the table is cleared around the chunked fit)."""
     from mixzoo.infer import _programs
 
-    kw = dict(method="em", n_restarts=4, n_screen=2, n_best=1, n_components=2)  # two clusters: converges
+    kw = dict(method="em", n_restarts=2, n_screen=1, n_best=1, n_components=2)  # two clusters: converges
     whole = fit_map(dirichlet_gmm, X1, **kw)
     monkeypatch.setattr(_em, "CHUNK_ELEMENTS", 64)
     _programs.clear()
