@@ -9,7 +9,7 @@ import numpyro
 import numpyro.distributions as dist
 import pytest
 
-from conftest import TUTORIAL_KWARGS, sorted_by
+from conftest import TUTORIAL_KWARGS
 from mixzoo import ConvergenceWarning, bind, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map
 from mixzoo.diagnostics import responsibilities
 from mixzoo.infer import _em
@@ -59,7 +59,7 @@ def _same_partition(a, b):
 
 SAME_MAP = {
     "seed_001": (dirichlet_gmm, lambda: datasets.seed_001()[0], {"n_components": 2}, True),
-    "seed_000_dp": (dp_gmm, lambda: datasets.seed_000(base=200)[0], {"truncation": 20}, False),
+    "seed_000_dp": (dp_gmm, lambda: datasets.seed_000(base=100)[0], {"truncation": 20}, False),
     "seed_004_diag": (diag_gmm, lambda: datasets.seed_004()[0], {"n_components": 3}, True),
     "tutorial": (dirichlet_gmm, datasets.tutorial_data, TUTORIAL_KWARGS, True),
     "galaxy": (dirichlet_gmm, lambda: datasets.load("galaxy"), {"n_components": 4}, False),
@@ -78,20 +78,21 @@ def test_em_and_adam_find_the_same_maps(case):
     data = load()
     one = dict(n_restarts=1, n_screen=1, n_best=1, **kw)
     adam = fit_map(model, data, method="adam", num_steps=3000, **one)
-    em_from_adam = fit_map(model, data, method="em", init=adam, tol=1e-7, max_iter=300, **kw)
+    em_from_adam = fit_map(model, data, method="em", init=adam, tol=1e-7, max_iter=1000, **one)
     lp = lambda fit: -float(fit.losses[-1])  # noqa: E731
     rel = 1e-5 * abs(lp(adam))
     assert lp(adam) - rel <= lp(em_from_adam) <= lp(adam) + rel, (lp(adam), lp(em_from_adam))
     assert _same_partition(adam, em_from_adam)
     if same_basin:
-        em = fit_map(model, data, method="em", tol=1e-7, max_iter=2000, **one)
+        em = fit_map(model, data, method="em", tol=1e-7, max_iter=1000, **one)
         assert abs(lp(em) - lp(adam)) <= 1e-4 * abs(lp(adam)), (lp(em), lp(adam))
         assert _same_partition(em, adam)
 
 
 def test_estep_statistics_exact():
     """The E-step's counts, centred first and second moments and log-likelihood equal a
-    float64 NumPy computation; chunked passes (with padding masked) equal one pass."""
+    float64 NumPy computation; chunked passes (with padding masked) equal one pass (the path
+    the E-step takes on large data: memory O(chunk x K) whatever N)."""
     x = X2[:150]
     mix = _em.NormalMixture(
         jnp.log(jnp.array([0.2, 0.5, 0.3])), jnp.array([[-3.0, 0.0], [2.0, 3.0], [0.0, 1.0]]), jnp.array([[1.0, 2.0], [0.5, 2.0], [3.0, 1.0]])
@@ -116,26 +117,6 @@ def test_estep_statistics_exact():
         for g, w in zip((got.n, got.s1, got.s2, got.loglik), want):
             np.testing.assert_allclose(np.asarray(g), w, rtol=2e-5, atol=1e-4)
         np.testing.assert_array_equal(np.asarray(got.anchor), m)
-
-
-def test_em_fit_with_chunked_estep_matches(monkeypatch):
-    """A fit whose E-steps run in several chunks ends at the fit of one pass (the chunk size is
-    read when a program is built, so the table is cleared around the chunked fit)."""
-    from mixzoo.infer import _programs
-
-    kw = dict(method="em", n_restarts=2, n_screen=1, n_best=1, n_components=2)  # two clusters: converges
-    whole = fit_map(dirichlet_gmm, X1, **kw)
-    monkeypatch.setattr(_em, "CHUNK_ELEMENTS", 64)
-    _programs.clear()
-    try:
-        chunked = fit_map(dirichlet_gmm, X1, **kw)
-    finally:
-        _programs.clear()
-    # (rounding may rank two starts of the same basin differently: compare where they end)
-    np.testing.assert_allclose(chunked.losses[-1], whole.losses[-1], rtol=1e-6)
-    for site in ("weights", "locs", "scales"):  # label-invariant: components in the order of their locations
-        np.testing.assert_allclose(sorted_by(chunked.params[site], chunked.params["locs"]),
-                                   sorted_by(whole.params[site], whole.params["locs"]), rtol=1e-4, atol=1e-5)
 
 
 def test_em_recovers_seed_001():

@@ -237,8 +237,8 @@ def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: 
     n = jax.tree_util.tree_leaves(start)[0].shape[0]
     order = np.concatenate([np.arange(n), np.zeros(-n % group, dtype=int)])
     results = []
+    run = _em_program(spec, group, max_iter)  # the final program itself when group == width
     for g in order.reshape(-1, group):
-        run = _em_program(spec, group, screen_iters)
         results.append(jax.device_get(run({s: v[g] for s, v in start.items()}, *args, np.int32(screen_iters))))
     theta, trace, n_done, settled = jax.tree_util.tree_map(lambda *v: np.concatenate(v)[:n], *results)
     last = trace[np.arange(n), n_done - 1]
