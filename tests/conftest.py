@@ -45,7 +45,12 @@ XDIST_GROUPS = {
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        group = XDIST_GROUPS.get(item.module.__name__.rsplit(".", 1)[-1])
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        group = XDIST_GROUPS.get(module)
+        callspec = getattr(item, "callspec", None)
+        if module == "test_smoke_grid" and callspec is not None and "case" in callspec.params:
+            # one worker per model: its drivers share the lru-cached MAP and NUTS fits of the case
+            group = f"grid_{callspec.params['case']}"
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
 
