@@ -187,16 +187,6 @@ def estep(mix: NormalMixture, data, mask, sharded: bool) -> Stats:
                          out_specs=PartitionSpec(), check_vma=False)(mix, data, mask)
 
 
-def expected_log_joint(log_prior, mix: NormalMixture, stats: Stats):
-    """Q: the log prior plus the expected complete-data log-likelihood given ``stats``."""
-    delta = stats.anchor - mix.locs
-    squares = stats.s2 + 2 * delta * stats.s1 + stats.n[:, None] * delta**2
-    dims = mix.locs.shape[1]
-    return (log_prior + jnp.sum(stats.n * mix.log_weights)
-            - jnp.sum(stats.n[:, None] * jnp.log(mix.scales)) - 0.5 * dims * jnp.log(2 * jnp.pi) * jnp.sum(stats.n)
-            - 0.5 * jnp.sum(squares / mix.scales**2))
-
-
 def expected_log_joint_gain(log_prior, mix: NormalMixture, old_prior, old: NormalMixture, stats: Stats):
     """Q(theta) - Q(theta_old), ``old`` being the mixture the statistics were taken at (their
     anchor is ``old.locs``), computed term by term as differences: Q itself is of the order of
@@ -292,12 +282,11 @@ def em_run(spec, max_iter: int):
 
 
 def check_em(spec, method: str) -> str:
-    """The optimiser ``fit_map`` uses: ``method`` ``"em"`` (refused for a model EM cannot read),
-    ``"adam"``, or ``None`` (Adam for now; EM once it is the default)."""
+    """The optimiser ``fit_map`` uses: ``method`` (already checked to be ``"em"``, ``"adam"`` or
+    ``None``) with ``None`` resolved (Adam for now; EM once it is the default); ``"em"`` is
+    refused for a model EM cannot read."""
     if method is None:
         return "adam"
-    if method not in ("em", "adam"):
-        raise ValueError(f"method must be 'em', 'adam' or None; got {method!r}")
     if method == "em" and not supports_em(spec):
         name = getattr(spec.model, "__name__", type(spec.model).__name__)
         raise ValueError(
@@ -307,6 +296,5 @@ def check_em(spec, method: str) -> str:
     return method
 
 
-__all__ = ["ConvergenceWarning", "NormalMixture", "Stats", "check_em", "em_run", "estep", "expected_log_joint",
-           "expected_log_joint_gain",
+__all__ = ["ConvergenceWarning", "NormalMixture", "Stats", "check_em", "em_run", "estep", "expected_log_joint_gain",
            "newton_ascent", "supports_em"]

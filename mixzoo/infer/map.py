@@ -155,10 +155,8 @@ def fit_map(
         n_iter, converged = np.full(len(kept), num_steps), np.full(len(kept), None)
     chosen_from = screened[kept]
     collapsed = [_collapsed_components(w, structure) for w in weights]
-    if method == "em":  # the loss after each candidate's last iteration (the rows are NaN past it)
-        final = np.array([row[np.isfinite(row)][-1] if np.isfinite(row).any() else np.inf for row in losses])
-    else:
-        final = np.nan_to_num(losses[:, -1], nan=np.inf)
+    # the loss after each candidate's last step or iteration (EM's rows are NaN past n_iter)
+    final = np.nan_to_num(losses[np.arange(len(kept)), np.asarray(n_iter) - 1], nan=np.inf)
     intact = [i for i in range(len(chosen_from)) if not collapsed[i].size]
     chosen = min(intact or range(len(chosen_from)), key=lambda i: final[i])
     if collapsed[chosen].size:
@@ -179,11 +177,10 @@ def fit_map(
             stacklevel=2,
         )
     pick = functools.partial(jax.tree_util.tree_map, lambda v: np.asarray(v[chosen]))
-    row = losses[chosen]
     return MAPResult(
         problem=problem,
         params=pick(sites),
-        losses=row[np.isfinite(row)] if method == "em" else row,
+        losses=losses[chosen, : n_iter[chosen]],
         info=MAPInfo(grad_norms=None if grad_norms is None else pick(grad_norms), init_losses=init_losses,
                      best_restart=int(chosen_from[chosen]), method=method, n_iter=int(n_iter[chosen]),
                      converged=None if method == "adam" else bool(converged[chosen])),
