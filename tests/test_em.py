@@ -35,7 +35,7 @@ def test_log_posterior_never_decreases(name):
         warnings.simplefilter("ignore", ConvergenceWarning)  # tol below float32 rounding: runs to a standstill or max_iter
         fit = fit_map(model, data, method="em", n_restarts=4, n_screen=2, n_best=2, max_iter=30, tol=1e-12, **kw)
     log_post = -np.asarray(fit.losses, dtype=np.float64)
-    assert fit.info.method == "em" and log_post.size == fit.info.n_iter >= 12
+    assert fit.info.method == "em" and log_post.size == fit.info.n_iter >= 8
     rises = np.diff(log_post)
     assert rises.min() >= -4 * np.finfo(np.float32).eps * np.abs(log_post).max(), rises.min()
     assert log_post[-1] - log_post[0] > 1.0  # the starts are not already at the MAP
@@ -73,7 +73,8 @@ def test_em_and_adam_find_the_same_maps(case):
     (restart 0: the prior median, components at data points) they reach the same MAP (1e-4
     relative, same partition) on seed 001, seed 004 and the tutorial data; on the seed 000 DP
     and galaxy they end at different local maxima (EM's galaxy MAP is mclust's V,4 solution,
-    Adam's a higher mode; on the DP, EM stops on a slowly rising ridge, see the issue notes)."""
+    Adam's a higher mode; on the DP, whose log joint is unbounded above, Adam climbs to a
+    concentration below 1 and EM settles in a mode with concentration above 1: README, "The DP's MAP")."""
     model, load, kw, same_basin = SAME_MAP[case]
     data = load()
     one = dict(n_restarts=1, n_screen=1, n_best=1, **kw)

@@ -19,6 +19,10 @@ sufficient statistics. One EM iteration is then
   Hessian's eigenvalues made negative (an ascent direction even where Q is not concave) and a
   backtracking line search; a step that does not increase Q is not taken.
 
+The EM steps are accelerated by SQUAREM (:func:`em_run`): where plain EM crawls (overlapping
+components, a weight draining slowly), an extrapolation along the last two steps is tried and
+kept only when it does not lower the log posterior.
+
 So the log posterior never decreases (the usual EM argument: ``log p(theta | x) - log p(theta_old
 | x) >= Q(theta) - Q(theta_old) >= 0``), up to float rounding. The objective is the one of the
 gradient path (:func:`mixzoo.infer._objective.negative_log_joint`): the log joint density of the
@@ -239,12 +243,28 @@ def newton_ascent(q, v0, steps: int = NEWTON_STEPS):
     return v, value
 
 
+#: SQUAREM's first extrapolation bound, and the factor it grows by after a full step is accepted
+#: (shrinks by after one is refused): Varadhan and Roland's defaults.
+STEP_MAX0, STEP_FACTOR = 1.0, 4.0
+
+
 def em_run(spec, max_iter: int):
     """``run(u, data, mask, hyper, spread, tol, limit) -> (u, log_posts, n_iter, converged)`` for
-    one candidate (vmap it): EM from the unconstrained values ``u`` (site name -> value) for at
-    most ``limit`` (<= ``max_iter``, traced) iterations, stopping when the log posterior changes
-    by at most ``tol`` (relative). ``log_posts`` (max_iter,): the log posterior at the start of
-    each iteration (NaN past ``n_iter``); the returned ``u`` is the point of the last entry."""
+    one candidate (vmap it): accelerated EM from the unconstrained values ``u`` (site name ->
+    value) for at most ``limit`` (<= ``max_iter``, traced) iterations, stopping when the log
+    posterior changes by at most ``tol`` (relative). ``log_posts`` (max_iter,): the log posterior
+    at the start of each iteration (NaN past ``n_iter``); the returned ``u`` is the point of the
+    last entry.
+
+    One iteration is a SQUAREM cycle (Varadhan and Roland 2008, scheme S3, with their
+    monotone safeguard): two EM steps ``theta1 = M(theta0)``, ``theta2 = M(theta1)``, the
+    extrapolation ``theta' = theta0 + 2 a r + a^2 v`` (``r = theta1 - theta0``, ``v = theta2 - 2
+    theta1 + theta0``, ``a = |r| / |v|`` clipped to [1, step bound], norms in prior-spread
+    units), and a stabilising EM step from ``theta'``; when ``theta'`` is not finite or its log
+    posterior is below ``theta1``'s, the cycle ends at ``theta2`` instead (a plain EM step) and
+    the bound shrinks. Three passes over the data per iteration; the log posterior never
+    decreases from one iteration to the next, and where EM converges linearly and slowly (many
+    overlapping components), the cycle moves as far as many EM steps."""
 
     def log_post_terms(u, data, hyper):
         return _site_terms(spec, spec.constrain(u), data, hyper)
@@ -253,30 +273,62 @@ def em_run(spec, max_iter: int):
         flat0, unravel = ravel_pytree(u)
         scale, _ = ravel_pytree(spread)
 
-        def iteration(carry):
-            u, prev, i, _, trace = carry
-            log_prior, mix = log_post_terms(u, data, hyper)
+        def update(flat):
+            """(log posterior at ``flat``, one EM step from it)."""
+            log_prior, mix = log_post_terms(unravel(flat), data, hyper)
             stats = estep(mix, data, mask, spec.sharded)
-            value = log_prior + stats.loglik
-            trace = trace.at[i].set(value)
-            converged = (i > 0) & (jnp.abs(value - prev) <= tol * jnp.abs(value))
-            flat, _ = ravel_pytree(u)
 
             def q(v):
                 terms = log_post_terms(unravel(flat + v * scale), data, hyper)
                 return expected_log_joint_gain(terms[0], terms[1], log_prior, mix, stats)
 
             step, _ = newton_ascent(q, jnp.zeros_like(flat))
-            new = jnp.where(converged | (i + 1 >= limit), flat, flat + step * scale)
-            return unravel(new), value, i + 1, converged, trace
+            return log_prior + stats.loglik, flat + step * scale
+
+        # One pass over the data per loop step, ``update`` traced once: the cycle is a state
+        # machine. Phase 0 updates theta1 (giving theta2 and the extrapolation), phase 1 the
+        # extrapolated point (accepted or not), phase 2 the cycle's end point, which starts the
+        # next cycle (the loop starts there, at the start point).
+        def step(carry):
+            phase, x, flat, flat1, value1, flat2, bound, full, prev, i, _, trace = carry
+            value, mx = update(x)
+            # phase 0: x = theta1
+            r, v = (x - flat) / scale, (mx - 2 * x + flat) / scale
+            a = jnp.clip(jnp.sqrt(jnp.sum(r**2) / jnp.maximum(jnp.sum(v**2), jnp.finfo(x.dtype).tiny)), 1.0, bound)
+            jump = flat + (2 * a * r + a**2 * v) * scale
+            # phase 1: x = the extrapolated point, kept when its log posterior is at least theta1's
+            ok = jnp.isfinite(value) & (value >= value1) & jnp.all(jnp.isfinite(mx))
+            # a step at the bound: the bound grows when the step is kept, shrinks when it is not
+            resized = jnp.where(full, jnp.where(ok, bound * STEP_FACTOR, jnp.maximum(STEP_MAX0, bound / STEP_FACTOR)), bound)
+            # phase 2: x = the cycle's end point
+            converged = (i > 0) & (jnp.abs(value - prev) <= tol * jnp.abs(value))
+            zero, one, two = phase == 0, phase == 1, phase == 2
+            return (
+                (phase + 1) % 3,
+                jnp.where(zero, jump, jnp.where(one, jnp.where(ok, mx, flat2), mx)),
+                jnp.where(two, x, flat),
+                jnp.where(two, mx, flat1),
+                jnp.where(zero, value, value1),
+                jnp.where(zero, mx, flat2),
+                jnp.where(one, resized, bound),
+                jnp.where(zero, a >= bound, full),
+                jnp.where(two, value, prev),
+                jnp.where(two, i + 1, i),
+                two & converged,
+                jnp.where(two, trace.at[i].set(value), trace),
+            )
 
         def more(carry):
-            return (carry[2] < limit) & ~carry[3]
+            phase, i, converged = carry[0], carry[9], carry[10]
+            return (phase != 0) | ((i < limit) & ~converged)
 
-        trace = jnp.full((max_iter,), jnp.nan, flat0.dtype)
-        start = (u, jnp.array(jnp.nan, flat0.dtype), jnp.int32(0), jnp.array(False), trace)
-        u, _, n_iter, converged, trace = jax.lax.while_loop(more, iteration, start)
-        return u, trace, n_iter, converged
+        dtype = flat0.dtype
+        trace = jnp.full((max_iter,), jnp.nan, dtype)
+        nan = jnp.array(jnp.nan, dtype)
+        start = (jnp.int32(2), flat0, flat0, flat0, nan, flat0, jnp.array(STEP_MAX0, dtype), jnp.array(False), nan, jnp.int32(0),
+                 jnp.array(False), trace)
+        _, _, flat, _, _, _, _, _, _, n_iter, converged, trace = jax.lax.while_loop(more, step, start)
+        return unravel(flat), trace, n_iter, converged
 
     return run
 

@@ -102,8 +102,10 @@ def fit_map(
     :param method: ``"adam"`` (``num_steps`` preconditioned Adam steps, the default for now)
         or ``"em"``: expectation-maximisation (:mod:`mixzoo.infer._em`), for models whose
         marginal form observes a ``MixtureSameFamily`` of Normal components (all built-in
-        models): each iteration one pass over the data for the sufficient statistics and a
-        Newton M-step on the O(K) global parameters, the log posterior never decreasing. The
+        models): an EM step is one pass over the data for the sufficient statistics and a
+        Newton M-step on the O(K) global parameters; an iteration is one SQUAREM cycle (two EM
+        steps, an extrapolation and a stabilising EM step: three passes), the log posterior
+        never decreasing. The
         ``n_screen`` best starts are screened by ``SCREEN_ITERS`` iterations, the ``n_best``
         kept run to ``max_iter`` iterations or until the log posterior changes by at most
         ``tol`` (relative), else a ``ConvergenceWarning``. ``losses`` then holds minus the log
@@ -218,8 +220,8 @@ def _adam_candidates(problem, start: dict, spread: dict, widths: tuple, num_step
     return kept, sites, weights, losses, grad_norms
 
 
-#: EM iterations that screen the starts.
-SCREEN_ITERS = 10
+#: EM iterations (SQUAREM cycles, three passes over the data each) that screen the starts.
+SCREEN_ITERS = 4
 
 
 def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: int, tol: float):
