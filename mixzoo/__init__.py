@@ -26,7 +26,9 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES) | set(_MODEL_NAMES) | set(importlib.import_module(".infer", __name__).__all__))
+    return sorted(
+        set(globals()) | set(_SUBMODULES) | set(_MODEL_NAMES) | set(importlib.import_module(".infer", __name__).__all__)
+    )
 
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "bind",
     "classify",
     "ConvergenceWarning",
+    "DegenerateMAPWarning",
     "fit_map",
     "fit_nuts",
     "fit_svi",

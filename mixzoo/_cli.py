@@ -1,5 +1,5 @@
 """Shared pieces of the command-line scripts in ``scripts/``: data options, numeric option
-types, one-line errors."""
+types (from the argument table of :mod:`mixzoo._constraints`), one-line errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import datetime
 import sys
 from pathlib import Path
 
+from . import _interrupt
+from ._constraints import CONSTRAINTS, option_type
 from .datasets import available
 from .io import load_data
 
@@ -24,63 +26,73 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _int_at_least(minimum: int, what: str):
-    """An argparse ``type`` accepting integers >= ``minimum``; ``what`` names the requirement."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {what}; got {value}")
-        return value
-
-    return parse
-
-
-positive_int = _int_at_least(1, "a positive integer")
-non_negative_int = _int_at_least(0, "an integer >= 0")
+def add_option(parser: argparse.ArgumentParser, flag: str, function: str, argument: str, help: str, parse=int, **kwargs):
+    """Add ``flag``, typed and checked by the rule of ``argument`` of the public ``function`` in
+    :data:`mixzoo._constraints.CONSTRAINTS`; the rule is appended to the help text. The
+    option's ``dest`` is recorded in ``parser.rules`` (dest -> rule) for the tests."""
+    rule = CONSTRAINTS[function][argument]
+    action = parser.add_argument(flag, type=option_type(rule, parse), help=f"{help}; {rule.text}", **kwargs)
+    if not hasattr(parser, "rules"):
+        parser.rules = {}
+    parser.rules[action.dest] = rule
+    return action
 
 
 def add_data_options(parser: argparse.ArgumentParser, default_data: str = "galaxy") -> None:
     sets = "; ".join(f"{name}: {text}" for name, text in available().items())
     parser.add_argument(
-        "--data", default=default_data,
+        "--data",
+        default=default_data,
         help=f"a bundled data set or a path to a CSV file with a header row (default {default_data}). Bundled: {sets}",
     )
     parser.add_argument(
-        "--columns", nargs="+", metavar="COLUMN",
+        "--columns",
+        nargs="+",
+        metavar="COLUMN",
         help="column(s) to use (default: all columns); 1 column selects a 1-D model, 2 or more diag_gmm",
     )
     parser.add_argument(
-        "--model", choices=sorted(MODEL_NAMES),
+        "--model",
+        choices=sorted(MODEL_NAMES),
         help="mixture model (default: dp_gmm for 1-D data, diag_gmm for several columns)",
     )
-    parser.add_argument("--components", type=positive_int, default=None,
-                        help="number of components K of dirichlet_gmm / diag_gmm (default 3)")
-    parser.add_argument("--truncation", type=positive_int, default=None,
-                        help="truncation level T of dp_gmm, at least 2 (default 20)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", default=None, help="output folder; must not exist unless --overwrite (default: a new folder under mixzoo_out/)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder (only once the new one is complete)")
+    add_option(
+        parser,
+        "--components",
+        "dirichlet_gmm",
+        "n_components",
+        "number of components K of dirichlet_gmm / diag_gmm (default 3)",
+        default=None,
+    )
+    add_option(parser, "--truncation", "dp_gmm", "truncation", "truncation level T of dp_gmm (default 20)", default=None)
+    add_option(parser, "--seed", "fit_map", "seed", "random seed (default 0)", default=0)
+    parser.add_argument(
+        "--out", default=None, help="output folder; must not exist unless --overwrite (default: a new folder under mixzoo_out/)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output folder (only once the new one is complete)"
+    )
 
 
 def resolve_data(args) -> tuple:
     """Load the data and choose the model: returns ``(data, column names, label, model name, model kwargs)``."""
+    if args.columns is not None and len(set(args.columns)) < len(args.columns):
+        repeated = sorted({c for c in args.columns if args.columns.count(c) > 1})
+        raise ValueError(f"--columns must name each column once; got {args.columns} ({repeated} repeated)")
     data, names, label = load_data(args.data, args.columns)
     model = args.model or ("dp_gmm" if data.ndim == 1 else "diag_gmm")
     if data.ndim == 1 and model == "diag_gmm":
-        raise ValueError(f"--model diag_gmm needs 2 or more columns; got 1 ({names[0]!r}). Choose --columns with several columns or a 1-D model")
+        raise ValueError(
+            f"--model diag_gmm needs 2 or more columns; got 1 ({names[0]!r}). Choose --columns with several columns or a 1-D model"
+        )
     if data.ndim == 2 and model != "diag_gmm":
-        raise ValueError(f"--model {model} needs exactly 1 column; got {len(names)} ({names}). Use --model diag_gmm or pick one column with --columns")
+        raise ValueError(
+            f"--model {model} needs exactly 1 column; got {len(names)} ({names}). Use --model diag_gmm or pick one column with --columns"
+        )
     if model == "dp_gmm":
         if args.components is not None:
             raise ValueError("--components applies to dirichlet_gmm and diag_gmm; dp_gmm takes --truncation")
-        truncation = 20 if args.truncation is None else args.truncation
-        if truncation < 2:
-            raise ValueError(f"--truncation must be at least 2; got {truncation}")
-        kwargs = {"truncation": truncation}
+        kwargs = {"truncation": 20 if args.truncation is None else args.truncation}
     else:
         if args.truncation is not None:
             raise ValueError(f"--truncation applies to dp_gmm; {model} takes --components")
@@ -113,9 +125,11 @@ def default_out(label: str, model: str) -> Path:
 
 
 def run_main(main, prog: str) -> None:
-    """Run ``main()``; a user error prints one line (no traceback) and exits with status 2."""
+    """Run ``main()``; a user error prints one line (no traceback) and exits with status 2.
+    SIGINT and SIGTERM end the run within a fraction of a second, even inside compiled JAX
+    code, leaving no temporary folder (exit status 130, 143; see :mod:`mixzoo._interrupt`)."""
     try:
-        main()
+        _interrupt.run(main, prog)
     except USER_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -19,16 +19,39 @@ def is_concrete(x) -> bool:
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
 
 
+def real_array(data, name: str = "data", dtype=float) -> np.ndarray:
+    """``data`` as a ``dtype`` array, refusing what is not an array of real numbers: ragged
+    nesting, strings, objects that are not numbers, complex values (their imaginary part would
+    be dropped) and booleans. The one conversion behind the training-data and new-data checks."""
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise TypeError(f"{name} must be an array of numbers; got {type(data).__name__} ({exc})") from None
+    if arr.dtype.kind in "cb":
+        raise TypeError(f"{name} must be an array of real numbers; got dtype {arr.dtype}")
+    if arr.dtype.kind == "O":
+        if any(
+            isinstance(v, (complex, np.complexfloating, bool, np.bool_)) or not isinstance(v, (int, float, np.number))
+            for v in arr.ravel()
+        ):
+            raise TypeError(
+                f"{name} must be an array of real numbers; got an object array holding "
+                f"{sorted({type(v).__name__ for v in arr.ravel()})}"
+            )
+    elif arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an array of numbers; got {type(data).__name__} of dtype {arr.dtype}")
+    return arr.astype(dtype)
+
+
 def check_data(data, *, ndim: int, name: str = "data", min_points: int = 2) -> np.ndarray:
-    """Check an observation array: numeric, ``ndim`` dimensions, finite, enough points.
+    """Check training data: real numbers, ``ndim`` dimensions, finite, at least ``min_points``
+    points. (New data for a fitted model have their own rules:
+    :func:`mixzoo.infer.problem.check_new_data`.)
 
     Returns the data as a float ``numpy`` array. Shapes: ``(N,)`` for ``ndim=1`` and
     ``(N, D)`` for ``ndim=2``.
     """
-    try:
-        arr = np.asarray(data, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers; got {type(data).__name__} ({exc})") from None
+    arr = real_array(data, name)
     if arr.ndim != ndim:
         want = "a 1-D array of shape (N,)" if ndim == 1 else "a 2-D array of shape (N, D)"
         raise ValueError(f"{name} must be {want}; got an array of shape {arr.shape}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _interrupt
 from .datasets import DATASETS, load
 
 MISSING = {"", "na", "nan", "null", "none", "?"}
@@ -22,18 +23,32 @@ def read_csv(path, columns=None, *, min_rows: int = 2) -> tuple[np.ndarray, list
     :param columns: column names to keep (default: all columns).
     :returns: ``(values, names)``: values of shape (N,) for one column, (N, D) for several.
     :raises FileNotFoundError: the file does not exist.
-    :raises ValueError: empty file, unknown column, missing or non-numeric cell, or fewer
-        than ``min_rows`` rows; the message names the file, row (1-based, header = row 1),
-        column and value.
+    :raises ValueError: empty file, a header naming a column twice, a row with more or fewer
+        cells than the header, unknown column, missing or non-numeric cell (complex numbers
+        included), or fewer than ``min_rows`` rows; the message names the file, row (1-based,
+        header = row 1), column and value.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     with path.open(newline="") as fh:
-        rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+        rows = [(number, row) for number, row in enumerate(csv.reader(fh), start=1) if any(cell.strip() for cell in row)]
     if not rows:
         raise ValueError(f"data file {str(path)!r} is empty; it must have a header row and at least {min_rows} data rows")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise ValueError(
+            f"the header of {str(path)!r} names column(s) {repeated} more than once; every column needs its own name"
+        )
+    for number, row in rows[1:]:
+        if len(row) != len(header):
+            raise ValueError(
+                f"row {number} of {str(path)!r} has {len(row)} cell{'s' if len(row) != 1 else ''}; the header has "
+                f"{len(header)}: every row needs one cell per column"
+            )
+    line_numbers = [number for number, _ in rows[1:]]
+    rows = [row for _, row in rows]
     wanted = header if columns is None else list(columns)
     unknown = [c for c in wanted if c not in header]
     if unknown:
@@ -46,13 +61,15 @@ def read_csv(path, columns=None, *, min_rows: int = 2) -> tuple[np.ndarray, list
     for r, row in enumerate(body):
         for j, i in enumerate(idx):
             cell = row[i].strip() if i < len(row) else ""
-            where = f"{str(path)!r} row {r + 2}, column {wanted[j]!r}"
+            where = f"{str(path)!r} row {line_numbers[r]}, column {wanted[j]!r}"
             if cell.lower() in MISSING:
                 raise ValueError(f"missing value in {where}: every cell of the data columns must hold a number")
             try:
                 values[r, j] = float(cell)
             except ValueError:
-                raise ValueError(f"non-numeric value {cell!r} in {where}: every cell of the data columns must hold a number") from None
+                raise ValueError(
+                    f"non-numeric value {cell!r} in {where}: every cell of the data columns must hold a number"
+                ) from None
             if not np.isfinite(values[r, j]):
                 raise ValueError(f"non-finite value {cell!r} in {where}: every cell must be a finite number")
     return (values[:, 0] if values.shape[1] == 1 else values), wanted
@@ -67,7 +84,9 @@ def load_data(source: str, columns=None) -> tuple[np.ndarray, list, str]:
         names = list(DATASETS[source].columns if not columns else columns)
         unknown = [c for c in names if c not in DATASETS[source].columns]
         if unknown:
-            raise ValueError(f"columns {unknown} not found in data set {source!r}; its columns are {list(DATASETS[source].columns)}")
+            raise ValueError(
+                f"columns {unknown} not found in data set {source!r}; its columns are {list(DATASETS[source].columns)}"
+            )
         return load(source, names), names, source
     if not (source.endswith(".csv") or os.sep in source or Path(source).exists()):
         raise ValueError(f"data must be a bundled data set {sorted(DATASETS)} or a path to a CSV file; got {source!r}")
@@ -87,21 +106,28 @@ def atomic_output_dir(path, *, overwrite: bool = False):
 
     Nothing is written at ``path`` until everything succeeded, so an interrupted run leaves no
     half-written file. An existing ``path`` is an error unless ``overwrite``; then it is
-    replaced only after the new folder is complete.
+    replaced only after the new folder is complete. The temporary folder is registered with
+    :mod:`mixzoo._interrupt`, whose SIGINT / SIGTERM handlers (command line) remove it; the
+    final rename happens under its lock, so a signal never sees a half-committed output.
     """
     path = Path(path)
     check_output_free(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    with _interrupt.LOCK:  # created and registered at once: a signal handler removes it
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        _interrupt.register(tmp, path, replaces=path.exists())
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _interrupt.unregister(tmp)
         raise
-    old = None
-    if path.exists():
-        old = path.parent / f".{path.name}.old-{os.getpid()}"
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    with _interrupt.LOCK:  # commit: a signal waits until the output is complete
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{os.getpid()}"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        _interrupt.unregister(tmp, committed=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 
+from ._constraints import validated
+from ._validation import real_array
 from .diagnostics import cluster_counts, coclustering, point_partition, relabel, responsibilities
 from .diagnostics._arviz import import_arviz, pointwise_log_likelihood
 from .diagnostics.partition import check_assignments
@@ -31,15 +33,21 @@ MAX_DRAWS = 500
 
 def _axes(ax):
     import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.0))
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
     return ax
 
 
 def _grid(data, grid, size=300):
     if grid is not None:
-        return np.asarray(grid, dtype=float)
+        arr = real_array(grid, "grid")
+        if arr.ndim != 1 or arr.size < 2 or not np.all(np.isfinite(arr)):
+            raise ValueError(f"grid must be None or a 1-D array of at least 2 finite points; got shape {arr.shape}")
+        return arr
     lo, hi = float(np.min(data)), float(np.max(data))
     pad = 0.1 * (hi - lo)
     return np.linspace(lo - pad, hi + pad, size)
@@ -52,12 +60,13 @@ def _thinned(result: Result, max_draws: int) -> dict:
 
 
 def _check_1d(data, name="data"):
-    arr = np.asarray(data, dtype=float)
+    arr = real_array(data, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D data of shape (N,) for this plot; got shape {arr.shape}")
     return arr
 
 
+@validated("plot_density")
 def plot_density(result, data=None, *, grid=None, credible: float = 0.9, rug: bool = False, ax=None):
     """Posterior-predictive density of a 1-D model over a histogram (or rug) of ``data``.
 
@@ -69,8 +78,6 @@ def plot_density(result, data=None, *, grid=None, credible: float = 0.9, rug: bo
     """
     if not isinstance(result, Result):
         raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult); got {type(result).__name__}")
-    if not 0 < credible < 1:
-        raise ValueError(f"credible must be a number in (0, 1); got {credible!r}")
     data = _check_1d(result.data if data is None else data)
     structure = result.problem.structure
     grid = _grid(data, grid)
@@ -110,18 +117,24 @@ def _components(components):
     return values["locs"], np.broadcast_to(scales, values["locs"].shape), values["weights"]
 
 
+@validated("plot_partition")
 def plot_partition(data, partition, *, components=None, n_sd: float = 2.0, min_weight: float = 0.01, ax=None):
     """2-D data coloured by ``partition`` (N,), with an ellipse of ``n_sd`` standard deviations
     around every component of weight at least ``min_weight`` of ``components`` (a MAP fit, or
     a NUTS result / InferenceData, relabelled here and averaged over draws)."""
     from matplotlib.patches import Ellipse
 
-    data = np.asarray(data, dtype=float)
+    data = real_array(data)
     if data.ndim != 2 or data.shape[1] != 2:
         raise ValueError(f"data must have shape (N, 2) for this plot; got {data.shape}")
     partition = np.asarray(partition)
     if partition.shape != data.shape[:1]:
         raise ValueError(f"partition must have shape ({data.shape[0]},), one label per point; got {partition.shape}")
+    if components is not None and not isinstance(components, (dict, Result)) and not hasattr(components, "posterior"):
+        raise TypeError(
+            "components must be None, a MAP or NUTS result, an InferenceData or a dict with 'weights', "
+            f"'locs' (K, 2) and 'scales' (K, 2); got {type(components).__name__}"
+        )
     ax = _axes(ax)
     for i, label in enumerate(np.unique(partition)):
         pts = data[partition == label]
@@ -129,20 +142,38 @@ def plot_partition(data, partition, *, components=None, n_sd: float = 2.0, min_w
     if components is not None:
         locs, scales, weights = _components(components)
         for k in np.flatnonzero(weights >= min_weight):
-            ax.add_patch(Ellipse(locs[k], 2 * n_sd * scales[k, 0], 2 * n_sd * scales[k, 1], fill=False, color="k", lw=1.5,
-                                 label=f"components (±{n_sd:g} sd)" if k == np.flatnonzero(weights >= min_weight)[0] else None))
+            ax.add_patch(
+                Ellipse(
+                    locs[k],
+                    2 * n_sd * scales[k, 0],
+                    2 * n_sd * scales[k, 1],
+                    fill=False,
+                    color="k",
+                    lw=1.5,
+                    label=f"components (±{n_sd:g} sd)" if k == np.flatnonzero(weights >= min_weight)[0] else None,
+                )
+            )
             ax.plot(*locs[k], "k+", markersize=10)
     ax.set(xlabel="x[0]", ylabel="x[1]", title="Point partition")
     ax.legend(fontsize="small")
     return ax
 
 
+@validated("plot_trace")
 def plot_trace(idata, *, var_names=None, relabelled: bool = True, **kwargs):
     """``arviz.plot_trace`` of the (relabelled, unless ``relabelled=False``) draws of an
     InferenceData from :func:`mixzoo.diagnostics.to_arviz`. Returns ArviZ's axes (n_vars, 2)."""
     az = import_arviz()
     if not isinstance(idata, az.InferenceData):
         raise TypeError(f"idata must be an InferenceData from to_arviz; got {type(idata).__name__}")
+    if var_names is not None:
+        names = [var_names] if isinstance(var_names, str) else list(var_names)
+        unknown = [v for v in names if v not in idata.posterior]
+        if unknown:
+            raise ValueError(
+                f"var_names must be None or names of idata's posterior variables {list(idata.posterior.data_vars)}; "
+                f"got unknown {unknown}"
+            )
     if relabelled and not idata.posterior.attrs.get("relabelled"):
         idata = relabel(idata)
     with warnings.catch_warnings():  # arviz 0.23's own FutureWarning / matplotlib deprecations
@@ -153,6 +184,7 @@ def plot_trace(idata, *, var_names=None, relabelled: bool = True, **kwargs):
     return axes
 
 
+@validated("plot_coclustering")
 def plot_coclustering(z, *, order=None, ax=None):
     """Heatmap of the co-clustering matrix of sampled assignments ``z`` (S, N) (or of a given
     (N, N) matrix), points ordered by ``order`` (default: by the VI point partition)."""
@@ -164,6 +196,12 @@ def plot_coclustering(z, *, order=None, ax=None):
         check_assignments(arr)
         p = coclustering(arr)
         order = np.argsort(point_partition(arr, coclust=p).partition, kind="stable") if order is None else order
+    order = np.asarray(order)
+    if order.shape != (p.shape[0],) or not np.array_equal(np.sort(order), np.arange(p.shape[0])):
+        raise ValueError(
+            f"order must be None or a permutation of the {p.shape[0]} points; got an array of shape {order.shape}"
+            + ("" if order.shape != (p.shape[0],) else " that is not a permutation")
+        )
     ax = _axes(ax)
     image = ax.imshow(p[np.ix_(order, order)], vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
     ax.figure.colorbar(image, ax=ax, label="P(same cluster)")
@@ -171,6 +209,7 @@ def plot_coclustering(z, *, order=None, ax=None):
     return ax
 
 
+@validated("plot_cluster_counts")
 def plot_cluster_counts(z, *, ax=None):
     """Bar chart of the posterior of the number of occupied clusters in ``z`` (S, N)."""
     counts = cluster_counts(z)
@@ -182,13 +221,16 @@ def plot_cluster_counts(z, *, ax=None):
     return ax
 
 
+@validated("plot_assignment")
 def plot_assignment(result, data=None, *, grid=None, credible: float = 0.9, ax=None):
     """p(z = k | x) against x for a 1-D model: plug-in curves of a point fit (MAP, SVI
     median), posterior mean and ``credible`` band of a fit with draws (NUTS, relabelled here),
     or the per-point probabilities of an enumerated-guide SVI fit (at the data points).
     ``data``: ``None`` for the data the result was fitted to."""
     if not isinstance(result, Result):
-        raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult, SVIEnumResult); got {type(result).__name__}")
+        raise TypeError(
+            f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult, SVIEnumResult); got {type(result).__name__}"
+        )
     data = _check_1d(result.data if data is None else data)
     ax = _axes(ax)
     ax.plot(data, np.full_like(data, -0.03), "|", color="k", markersize=10, label="data")
@@ -217,6 +259,7 @@ def plot_assignment(result, data=None, *, grid=None, credible: float = 0.9, ax=N
     return ax
 
 
+@validated("plot_training")
 def plot_training(result, *, fig=None):
     """Loss curve (and, where the fit records them, the gradient norm of each site, log scale)
     of any result with an objective (MAP, SVI, enumerated-guide SVI). Returns the figure (one
@@ -224,7 +267,11 @@ def plot_training(result, *, fig=None):
     import matplotlib.pyplot as plt
 
     if not isinstance(result, Result) or result.losses is None:
-        raise TypeError(f"result must be a mixzoo result with losses (MAPResult, SVIResult, SVIEnumResult); got {type(result).__name__}")
+        raise TypeError(
+            f"result must be a mixzoo result with losses (MAPResult, SVIResult, SVIEnumResult); got {type(result).__name__}"
+        )
+    if fig is not None and not isinstance(fig, plt.Figure):
+        raise TypeError(f"fig must be a matplotlib Figure or None; got {type(fig).__name__}")
     norms = getattr(result.info, "grad_norms", None)
     has_grads = norms is not None
     fig = plt.figure(figsize=(10 if has_grads else 6, 3.6)) if fig is None else fig

@@ -49,7 +49,9 @@ def timed(fn, *args, **kwargs):
 
 
 # ---------------------------------------------------------------- 1. restarts
-TUTORIAL = dict(n_components=2, shared_scale=True, weight_concentration=0.5, loc_mean=0.0, loc_sd=10.0, scale_median=1.0, scale_log_sd=2.0)
+TUTORIAL = dict(
+    n_components=2, shared_scale=True, weight_concentration=0.5, loc_mean=0.0, loc_sd=10.0, scale_median=1.0, scale_log_sd=2.0
+)
 
 
 def tutorial_loop(data, n_restarts):
@@ -73,7 +75,8 @@ def tutorial_loop(data, n_restarts):
             "locs": data[jax.random.categorical(jax.random.PRNGKey(seed), jnp.ones(len(data)) / len(data), shape=(k,))],
         }
         global_model = handlers.block(
-            handlers.seed(model, jax.random.PRNGKey(0)), hide_fn=lambda site: site["name"] not in ["weights", "scale", "locs", "components"]
+            handlers.seed(model, jax.random.PRNGKey(0)),
+            hide_fn=lambda site: site["name"] not in ["weights", "scale", "locs", "components"],
         )
         guide = AutoDelta(global_model, init_loc_fn=init_to_value(values=init_values))
         handlers.seed(guide, jax.random.PRNGKey(0))(data)
@@ -123,13 +126,25 @@ def bench_restarts(quick):
         for order in ("loop", "mixzoo"):
             # persistent compilation cache off: the row measures a cold start, compilation included
             env = dict(os.environ, MIXZOO_CACHE_DIR="")
-            proc = subprocess.run([sys.executable, __file__, "--restart-order", order], capture_output=True, text=True, check=True, env=env)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--restart-order", order], capture_output=True, text=True, check=True, env=env
+            )
             pairs.append((f"{order} first, fresh process", json.loads(proc.stdout.split("RESULT", 1)[1])))
     for how, r in pairs:
         ratio = r["t_loop"] / r["t_vec"]
         row("restarts", f"tutorial Python loop, best of 100 (s) [{how}]", f"{r['t_loop']:.2f}", f"best loss {r['loop_loss']:.3f}")
-        row("restarts", "mixzoo fit_map restart phase, 100 (s, incl. compile)", f"{r['t_vec']:.2f}", f"best loss {r['vec_loss']:.3f}; load {os.getloadavg()[0]:.1f}")
-        row("restarts", "speed-up (target >= 20x)", f"{ratio:.1f}x", "no verdict in --quick (extrapolated)" if quick else ("MET" if ratio >= 20 else "NOT MET"))
+        row(
+            "restarts",
+            "mixzoo fit_map restart phase, 100 (s, incl. compile)",
+            f"{r['t_vec']:.2f}",
+            f"best loss {r['vec_loss']:.3f}; load {os.getloadavg()[0]:.1f}",
+        )
+        row(
+            "restarts",
+            "speed-up (target >= 20x)",
+            f"{ratio:.1f}x",
+            "no verdict in --quick (extrapolated)" if quick else ("MET" if ratio >= 20 else "NOT MET"),
+        )
 
 
 # ---------------------------------------------------------------- 2. DP-GMM vs scikit-learn
@@ -171,7 +186,9 @@ def bench_dp(quick):
         # held-out log-likelihood); capped at 20 iterations at N = 1e6 (a lower bound)
         sk_runs = {}
         for max_iter in ((5, 100) if quick else (5, 100, 1000)) if x.size <= 100_000 else (20,):
-            sk = BayesianGaussianMixture(n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0)
+            sk = BayesianGaussianMixture(
+                n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0
+            )
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -180,7 +197,12 @@ def bench_dp(quick):
             ll_sk = float(sk.score(fresh[:, None]))
             sk_runs[max_iter] = (t_sk, ll_sk)
             conv = f"converged in {sk.n_iter_} iter" if sk.converged_ else f"not converged in {sk.n_iter_} iter"
-            row("dp-gmm", f"{label} sklearn BayesianGaussianMixture, max_iter={max_iter} (s)", f"{t_sk:.1f}", f"log-lik {ll_sk:.4f} ({conv})")
+            row(
+                "dp-gmm",
+                f"{label} sklearn BayesianGaussianMixture, max_iter={max_iter} (s)",
+                f"{t_sk:.1f}",
+                f"log-lik {ll_sk:.4f} ({conv})",
+            )
         for max_iter, (t_sk, ll_sk) in sk_runs.items():
             what = f"{label} vs sklearn max_iter={max_iter}"
             if quick:
@@ -240,7 +262,12 @@ def bench_step(quick):
     t_ana = per_step(mixzoo_step("analytic"))
     row("step", f"hand-written value_and_grad, N={n:,}, K={k} (ms)", f"{1e3 * t_hand:.1f}", "median, compiled")
     row("step", "TraceEnum_ELBO MAP step (ms)", f"{1e3 * t_enum:.1f}", f"{t_enum / t_hand:.2f}x hand-written")
-    row("step", "analytic MixtureSameFamily MAP step, the default (ms)", f"{1e3 * t_ana:.1f}", f"{t_ana / t_hand:.2f}x hand-written")
+    row(
+        "step",
+        "analytic MixtureSameFamily MAP step, the default (ms)",
+        f"{1e3 * t_ana:.1f}",
+        f"{t_ana / t_hand:.2f}x hand-written",
+    )
     verdict = "no verdict in --quick (the target is for N = 1e6)" if quick else ("MET" if t_ana / t_hand <= 1.2 else "NOT MET")
     row("step", "default path overhead (target <= 1.2x)", f"{t_ana / t_hand:.2f}x", verdict)
 
@@ -253,18 +280,29 @@ def bench_nuts(quick):
     k = 3 if quick else 4
     draws = 50 if quick else 500
     for method in ("vectorized",) if quick else ("vectorized", "sequential"):
-        res, t = timed(fit_nuts, dirichlet_gmm, x, n_components=k, num_warmup=draws, num_samples=draws, num_chains=4, chain_method=method)
+        res, t = timed(
+            fit_nuts, dirichlet_gmm, x, n_components=k, num_warmup=draws, num_samples=draws, num_chains=4, chain_method=method
+        )
         locs = np.sort(np.asarray(res.samples["locs"]), axis=-1)  # relabel each draw by sorting
         ess = az.ess(az.convert_to_dataset({"locs": locs}), method="bulk")["locs"].values
         row("nuts", f"galaxy K={k}, 4 chains {method}, {draws}+{draws} draws (s)", f"{t:.1f}", f"min bulk ESS {ess.min():.0f}")
         row("nuts", f"  ESS/s ({method})", f"{ess.min() / t:.1f}", "relabelled locs, min over components")
     if not quick:
         # the chains split over 2 CPU devices (one per core), in a new process: first call and refit
-        out = subprocess.run([sys.executable, "-c", PARALLEL_NUTS.format(k=k, draws=draws)], capture_output=True, text=True,
-                             check=True, env=dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", PARALLEL_NUTS.format(k=k, draws=draws)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2"),
+        ).stdout
         res = json.loads(out.split("RESULT", 1)[1])
-        row("nuts", f"galaxy K={k}, 4 chains parallel on 2 CPU devices, {draws}+{draws} draws (s)", f"{res['first']:.1f}",
-            f"min bulk ESS {res['ess']:.0f}; new process, incl. compilation")
+        row(
+            "nuts",
+            f"galaxy K={k}, 4 chains parallel on 2 CPU devices, {draws}+{draws} draws (s)",
+            f"{res['first']:.1f}",
+            f"min bulk ESS {res['ess']:.0f}; new process, incl. compilation",
+        )
         row("nuts", "  the same, refit in that process (s)", f"{res['refit']:.1f}", f"ESS/s {res['ess'] / res['refit']:.1f}")
 
 
@@ -321,9 +359,14 @@ def bench_refit(quick):
 
     g = datasets.load("galaxy")
     waiting = datasets.load("faithful", columns=["waiting"])
-    order = [("1st call, galaxy", g), ("2nd call, same data", g), ("3rd call, other data same shape", g * 2 + 1),
-             ("galaxy[:80] (N = 80, other bucket)", g[:80]), ("faithful waiting (N = 272)", waiting),
-             ("faithful waiting again", waiting[::-1].copy())]
+    order = [
+        ("1st call, galaxy", g),
+        ("2nd call, same data", g),
+        ("3rd call, other data same shape", g * 2 + 1),
+        ("galaxy[:80] (N = 80, other bucket)", g[:80]),
+        ("faithful waiting (N = 272)", waiting),
+        ("faithful waiting again", waiting[::-1].copy()),
+    ]
     t_map = _calls("fit_map K=4", lambda x: fit_map(dirichlet_gmm, x, n_components=4), order)
     sk = {}
     for name, x in (("galaxy", g), ("faithful waiting", waiting)):
@@ -334,18 +377,33 @@ def bench_refit(quick):
         row("refit", f"sklearn BayesianGaussianMixture(4): {name} (s)", f"{t:.3f}")
     refit = t_map["3rd call, other data same shape"]
     met = refit <= 0.1 and refit <= 0.05 * t_map["1st call, galaxy"] and refit <= 3 * sk["galaxy"]
-    row("refit", "target: fit_map refit <= 0.1 s, <= 5% of 1st, <= 3x GaussianMixture", f"{refit / sk['galaxy']:.2f}x sklearn",
-        ("MET" if met else "NOT MET") + f" ({refit:.3f} s, {100 * refit / t_map['1st call, galaxy']:.1f}% of 1st)")
+    row(
+        "refit",
+        "target: fit_map refit <= 0.1 s, <= 5% of 1st, <= 3x GaussianMixture",
+        f"{refit / sk['galaxy']:.2f}x sklearn",
+        ("MET" if met else "NOT MET") + f" ({refit:.3f} s, {100 * refit / t_map['1st call, galaxy']:.1f}% of 1st)",
+    )
     _calls("fit_svi K=4", lambda x: fit_svi(dirichlet_gmm, x, n_components=4), order[:3])
     draws = 100 if quick else 500
-    nuts = _calls(f"fit_nuts K=4, 4 chains x ({draws} + {draws})",
-                  lambda x: fit_nuts(dirichlet_gmm, x, n_components=4, num_warmup=draws, num_samples=draws), order[:3])
+    nuts = _calls(
+        f"fit_nuts K=4, 4 chains x ({draws} + {draws})",
+        lambda x: fit_nuts(dirichlet_gmm, x, n_components=4, num_warmup=draws, num_samples=draws),
+        order[:3],
+    )
     with compilation_log() as log:
         fit_nuts(dirichlet_gmm, g * 3, n_components=4, num_warmup=draws, num_samples=draws)
         fit_svi(dirichlet_gmm, g * 3, n_components=4)
-    row("refit", "target: same-shape refit of fit_svi and fit_nuts compiles nothing", f"{len(log)} programs",
-        "MET" if not log else "NOT MET")
-    row("refit", "  fit_nuts: compilation + run (1st) vs run (refit)", f"{nuts['1st call, galaxy']:.1f} / {nuts['3rd call, other data same shape']:.2f}")
+    row(
+        "refit",
+        "target: same-shape refit of fit_svi and fit_nuts compiles nothing",
+        f"{len(log)} programs",
+        "MET" if not log else "NOT MET",
+    )
+    row(
+        "refit",
+        "  fit_nuts: compilation + run (1st) vs run (refit)",
+        f"{nuts['1st call, galaxy']:.1f} / {nuts['3rd call, other data same shape']:.2f}",
+    )
     bench_fresh_process(quick)
     if not quick:
         bench_loop()
@@ -378,7 +436,12 @@ def bench_fresh_process(quick):
             out = subprocess.run([sys.executable, "-c", FRESH], env=env, capture_output=True, text=True, check=True).stdout
             t_import, t_fit = map(float, out.split("RESULT", 1)[1].split())
             note = ("MET" if t_fit < 0.5 else "NOT MET") + " (target < 0.5 s)" if state == "warm" else ""
-            row("fresh", f"fit_map galaxy K=4 in a new process, {state} cache (s)", f"{t_fit:.2f}", f"import {t_import:.1f} s; {note}")
+            row(
+                "fresh",
+                f"fit_map galaxy K=4 in a new process, {state} cache (s)",
+                f"{t_fit:.2f}",
+                f"import {t_import:.1f} s; {note}",
+            )
         size = sum(f.stat().st_size for f in Path(cache).rglob("*") if f.is_file())
         row("fresh", "  persistent cache after that fit (MB)", f"{size / 1e6:.1f}")
         root = Path(__file__).resolve().parent
@@ -389,13 +452,20 @@ def bench_fresh_process(quick):
                 out_dir = tempfile.mkdtemp(prefix="mixzoo-bench-out-")
                 shutil.rmtree(out_dir)
                 t0 = time.perf_counter()
-                subprocess.run([sys.executable, str(root / script), "--out", out_dir, *extra], env=env, capture_output=True, check=True)
+                subprocess.run(
+                    [sys.executable, str(root / script), "--out", out_dir, *extra], env=env, capture_output=True, check=True
+                )
                 times[state] = time.perf_counter() - t0
                 shutil.rmtree(out_dir, ignore_errors=True)
             verdict = ""
             if script == "run_nuts.py":
                 verdict = ("MET" if times["warm"] <= 0.5 * times["cold"] else "NOT MET") + " (target warm <= half of cold)"
-            row("fresh", f"python scripts/{script} (default), cold / warm cache (s)", f"{times['cold']:.1f} / {times['warm']:.1f}", verdict)
+            row(
+                "fresh",
+                f"python scripts/{script} (default), cold / warm cache (s)",
+                f"{times['cold']:.1f} / {times['warm']:.1f}",
+                verdict,
+            )
         size = sum(f.stat().st_size for f in Path(cache).rglob("*") if f.is_file())
         row("fresh", "  persistent cache after these runs (MB)", f"{size / 1e6:.1f}")
     finally:
@@ -431,14 +501,23 @@ def bench_loop():
     t = time.perf_counter() - t0
     maps, rss = _memory()
     row("loop", "300 fit_map + 100 fit_nuts (N = 40), new data each (s)", f"{t:.1f}", f"{t / 400:.3f} s per fit")
-    row("loop", "  memory mappings / resident MB: after 1st calls -> after loop", f"{maps0} -> {maps}", f"{rss0:.0f} -> {rss:.0f} MB")
+    row(
+        "loop",
+        "  memory mappings / resident MB: after 1st calls -> after loop",
+        f"{maps0} -> {maps}",
+        f"{rss0:.0f} -> {rss:.0f} MB",
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="sub-minute version")
-    parser.add_argument("--sections", nargs="+", choices=("restarts", "step", "dp", "nuts", "refit", "1e7"),
-                        help="run only these sections, in this order (default: all)")
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=("restarts", "step", "dp", "nuts", "refit", "1e7"),
+        help="run only these sections, in this order (default: all)",
+    )
     parser.add_argument("--restart-order", choices=("loop", "mixzoo"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.restart_order:  # one row-1 measurement in this (fresh) process, for bench_restarts
@@ -453,8 +532,14 @@ def main(argv=None):
         f"jax {jax.__version__}, numpyro {numpyro.__version__}, scikit-learn {sklearn.__version__}"
     )
     t0 = time.perf_counter()
-    sections = {"restarts": bench_restarts, "step": bench_step, "dp": bench_dp, "nuts": bench_nuts, "refit": bench_refit,
-                "1e7": lambda quick: None if quick else bench_ten_million()}
+    sections = {
+        "restarts": bench_restarts,
+        "step": bench_step,
+        "dp": bench_dp,
+        "nuts": bench_nuts,
+        "refit": bench_refit,
+        "1e7": lambda quick: None if quick else bench_ten_million(),
+    }
     for name in args.sections or list(sections):
         sections[name](args.quick)
     print(f"total {time.perf_counter() - t0:.0f} s" + (f" (sections {' '.join(args.sections)} only)" if args.sections else ""))

@@ -31,8 +31,8 @@ from mixzoo.io import atomic_output_dir, check_output_free  # noqa: E402
 def build_parser():
     parser = _cli.Parser(prog="run_map.py", description=__doc__, formatter_class=_cli.argparse.RawDescriptionHelpFormatter)
     _cli.add_data_options(parser)
-    parser.add_argument("--restarts", type=_cli.positive_int, default=100, help="number of initialisations scored (default 100)")
-    parser.add_argument("--num-steps", type=_cli.positive_int, default=1000, help="Adam steps (default 1000)")
+    _cli.add_option(parser, "--restarts", "fit_map", "n_restarts", "number of initialisations scored (default 100)", default=100)
+    _cli.add_option(parser, "--num-steps", "fit_map", "num_steps", "Adam steps (default 1000)", default=1000)
     return parser
 
 
@@ -42,6 +42,7 @@ def main(argv=None):
     data, names, label, model_name, kwargs = _cli.resolve_data(args)
     from mixzoo import MODELS, classify, fit_map  # JAX loads only once the options and data are valid
     from mixzoo.diagnostics import responsibilities
+
     out = args.out or _cli.default_out(label, model_name + "-map")
     with atomic_output_dir(out, overwrite=args.overwrite) as tmp:
         print(f"{label}: N = {data.shape[0]}, columns {names}; model {model_name} {kwargs}")

@@ -44,11 +44,15 @@ from mixzoo.io import atomic_output_dir, check_output_free  # noqa: E402
 def build_parser():
     parser = _cli.Parser(prog="run_nuts.py", description=__doc__, formatter_class=_cli.argparse.RawDescriptionHelpFormatter)
     _cli.add_data_options(parser)
-    parser.add_argument("--num-warmup", type=_cli.positive_int, default=500, help="warm-up iterations per chain (default 500)")
-    parser.add_argument("--num-samples", type=_cli.positive_int, default=500, help="draws kept per chain (default 500)")
-    parser.add_argument("--num-chains", type=_cli.positive_int, default=4, help="chains (default 4)")
-    parser.add_argument("--init", choices=("map", "prior"), default="map",
-                        help="start every chain at the MAP fit (default) or at the prior median")
+    _cli.add_option(parser, "--num-warmup", "fit_nuts", "num_warmup", "warm-up iterations per chain (default 500)", default=500)
+    _cli.add_option(parser, "--num-samples", "fit_nuts", "num_samples", "draws kept per chain (default 500)", default=500)
+    _cli.add_option(parser, "--num-chains", "fit_nuts", "num_chains", "chains (default 4)", default=4)
+    parser.add_argument(
+        "--init",
+        choices=("map", "prior"),
+        default="map",
+        help="start every chain at the MAP fit (default) or at the prior median",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the NUMPyro progress bar")
     return parser
 
@@ -58,7 +62,8 @@ def main(argv=None):
     check_output_free(args.out, overwrite=args.overwrite)  # before any work
     data, names, label, model_name, kwargs = _cli.resolve_data(args)
     _cli.use_cores_for_chains(args.num_chains)  # chains in parallel on the CPU cores
-    from mixzoo import MODELS, fit_map, fit_nuts  # JAX loads only once the options and data are valid
+    from mixzoo import MODELS, DegenerateMAPWarning, fit_map, fit_nuts  # JAX loads only once the options and data are valid
+
     model = MODELS[model_name]
     out = args.out or _cli.default_out(label, model_name)
     with atomic_output_dir(out, overwrite=args.overwrite) as tmp:
@@ -66,17 +71,30 @@ def main(argv=None):
         t0 = time.perf_counter()
         fit = None
         if args.init == "map":
-            fit = fit_map(model, data, seed=args.seed, **kwargs)
+            with warnings.catch_warnings():  # the MAP only starts the chains: a degenerate DP MAP is fine there
+                warnings.simplefilter("ignore", DegenerateMAPWarning)
+                fit = fit_map(model, data, seed=args.seed, **kwargs)
             print(f"MAP initialisation: {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
         post = fit_nuts(
-            model, data, num_warmup=args.num_warmup, num_samples=args.num_samples, num_chains=args.num_chains,
-            init=fit, seed=args.seed, progress_bar=not args.no_progress, **kwargs,
+            model,
+            data,
+            num_warmup=args.num_warmup,
+            num_samples=args.num_samples,
+            num_chains=args.num_chains,
+            init=fit,
+            seed=args.seed,
+            progress_bar=not args.no_progress,
+            **kwargs,
         )
-        print(f"collapsed NUTS: {args.num_chains} chains x {args.num_samples} draws in {time.perf_counter() - t0:.1f} s, "
-              f"{post.num_divergences} divergent transitions")
+        print(
+            f"collapsed NUTS: {args.num_chains} chains x {args.num_samples} draws in {time.perf_counter() - t0:.1f} s, "
+            f"{post.num_divergences} divergent transitions"
+        )
         report(tmp, post, fit, data, names, model_name)
-    print(f"\nwrote {out}/: posterior.nc, summary.csv, assignments.csv, density.png, trace.png, coclustering.png, cluster_counts.png")
+    print(
+        f"\nwrote {out}/: posterior.nc, summary.csv, assignments.csv, density.png, trace.png, coclustering.png, cluster_counts.png"
+    )
 
 
 def report(folder, post, fit, data, names, model_name):
@@ -107,8 +125,10 @@ def report(folder, post, fit, data, names, model_name):
     if model_name == "dp_gmm":
         check = dg.check_truncation(post, warn=False)
         verdict = "negligible" if check.ok else "NOT negligible: rerun with a larger --truncation"
-        print(f"\nweight in the last of {check.truncation} components: mean {check.mean:.2e}, "
-              f"95% quantile {check.upper:.2e} ({verdict})")
+        print(
+            f"\nweight in the last of {check.truncation} components: mean {check.mean:.2e}, "
+            f"95% quantile {check.upper:.2e} ({verdict})"
+        )
 
     probs = np.asarray(dg.responsibilities(dg.relabel(post))).mean(axis=0)
     write_assignments(folder / "assignments.csv", data, names, parts, probs)

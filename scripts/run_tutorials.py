@@ -73,7 +73,9 @@ def main(argv=None):
             nbformat.write(nb, tmp)
             os.replace(tmp, path)
         size = path.stat().st_size / 1e6
-        print(f"{path.name}: ran in {time.perf_counter() - t0:.0f} s" + ("" if args.check else f", wrote {size:.2f} MB"), flush=True)
+        print(
+            f"{path.name}: ran in {time.perf_counter() - t0:.0f} s" + ("" if args.check else f", wrote {size:.2f} MB"), flush=True
+        )
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from mixzoo import datasets
 XDIST_GROUPS = {
     "test_diagnostics": "nuts_fits",
     "test_diagnostics_validation": "nuts_fits",
+    "test_constraints": "nuts_fits",
     "test_plotting": "nuts_fits",
     "test_tutorial": "nuts_fits",
     "test_recovery": "recovery",
@@ -43,6 +44,7 @@ XDIST_GROUPS = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
@@ -58,6 +60,7 @@ def pytest_collection_modifyitems(config, items):
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: one worker per core, at most 4 (each worker holds its own JAX runtime)."""
     return max(1, min(4, len(CORES)))
+
 
 # The NumPyro tutorial's priors: Dirichlet(0.5), LogNormal(0, 2), Normal(0, 10), one shared scale.
 TUTORIAL_KWARGS = dict(

@@ -3,8 +3,8 @@
 import functools
 
 import numpy as np
-
 from conftest import TUTORIAL_KWARGS
+
 from mixzoo import datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map, fit_nuts
 
 GALAXY_KS = (1, 2)  # with the DP: enough for compare() to rank K = 1 last; each fit compiles anew
@@ -25,7 +25,9 @@ def _nuts(model, data, **kw):
 @functools.lru_cache(maxsize=None)
 def tutorial_nuts():
     x = datasets.tutorial_data()
-    return x, _nuts(dirichlet_gmm, x, num_warmup=100, num_samples=400, num_chains=4, init=TUTORIAL_INIT, seed=1, **TUTORIAL_KWARGS)
+    return x, _nuts(
+        dirichlet_gmm, x, num_warmup=100, num_samples=400, num_chains=4, init=TUTORIAL_INIT, seed=1, **TUTORIAL_KWARGS
+    )
 
 
 @functools.lru_cache(maxsize=None)

@@ -110,7 +110,9 @@ def start(tmp, body="", pre="", **env):
     )
     (tmp / "home").mkdir(parents=True, exist_ok=True)
     with open(tmp / "stdout.txt", "w") as stdout, open(tmp / "stderr.txt", "w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=child_env(tmp, **env), cwd=str(tmp), stdout=stdout, stderr=stderr)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], env=child_env(tmp, **env), cwd=str(tmp), stdout=stdout, stderr=stderr
+        )
     proc.tmp = tmp
     return proc
 

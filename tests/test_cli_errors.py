@@ -46,14 +46,41 @@ CASES = {
         r"data file .*e.csv' must have at least 2 data rows; got 1",
     ),
     "empty file": (lambda d: ["--data", _write(d / "f.csv", "")], r"data file .*f.csv' is empty"),
-    "negative samples": (lambda d: ["--num-samples", "-5"], r"argument --num-samples: must be a positive integer; got -5"),
-    "non-integer chains": (lambda d: ["--num-chains", "two"], r"argument --num-chains: must be a positive integer; got 'two'"),
-    "truncation too small": (lambda d: ["--truncation", "1"], r"--truncation must be at least 2; got 1"),
+    "negative samples": (lambda d: ["--num-samples", "-5"], r"argument --num-samples: must be an integer >= 1; got '-5'"),
+    "non-integer chains": (lambda d: ["--num-chains", "two"], r"argument --num-chains: must be an integer >= 1; got 'two'"),
+    "truncation too small": (lambda d: ["--truncation", "1"], r"argument --truncation: must be an integer >= 2; got '1'"),
+    "seed too large": (
+        lambda d: ["--seed", str(2**32)],
+        r"argument --seed: must be an integer in \[0, 4294967295\]; got '4294967296'",
+    ),
+    "ragged row": (
+        lambda d: ["--data", _write(d / "g.csv", "x,y\n1,2\n3,4\n5,6,7\n8,9\n"), "--columns", "x", "y"],
+        r"row 4 of .*g.csv' has 3 cells; the header has 2",
+    ),
+    "short row": (
+        lambda d: ["--data", _write(d / "h.csv", "x,y\n1,2\n3\n5,6\n"), "--columns", "x"],
+        r"row 3 of .*h.csv' has 1 cell; the header has 2",
+    ),
+    "duplicate columns": (
+        lambda d: ["--data", _write(d / "i.csv", "x,y\n1,2\n3,4\n5,7\n"), "--columns", "x", "x"],
+        r"--columns must name each column once; got \['x', 'x'\] \(\['x'\] repeated\)",
+    ),
+    "complex cell": (
+        lambda d: ["--data", _write(d / "j.csv", "x\n1\n2+3j\n5\n")],
+        r"non-numeric value '2\+3j' in .*j.csv' row 3, column 'x'",
+    ),
+    "duplicate header": (
+        lambda d: ["--data", _write(d / "k.csv", "x,x\n1,2\n3,4\n5,7\n")],
+        r"header of .*k.csv' names column\(s\) \['x'\] more than once",
+    ),
     "model vs columns": (
         lambda d: ["--data", "faithful", "--model", "dp_gmm"],
         r"--model dp_gmm needs exactly 1 column; got 2",
     ),
-    "unknown data set": (lambda d: ["--data", "galaxies"], r"data must be a bundled data set .* or a path to a CSV file; got 'galaxies'"),
+    "unknown data set": (
+        lambda d: ["--data", "galaxies"],
+        r"data must be a bundled data set .* or a path to a CSV file; got 'galaxies'",
+    ),
 }
 
 
@@ -62,9 +89,9 @@ CASES = {
 def test_bad_input_one_line_error_and_no_output(tmp_path, script, case):
     make_args, pattern = CASES[case]
     if script == "run_map.py" and case == "negative samples":
-        make_args, pattern = (lambda d: ["--num-steps", "0"]), r"argument --num-steps: must be a positive integer; got 0"
+        make_args, pattern = (lambda d: ["--num-steps", "0"]), r"argument --num-steps: must be an integer >= 1; got '0'"
     if script == "run_map.py" and case == "non-integer chains":
-        make_args, pattern = (lambda d: ["--restarts", "1.5"]), r"argument --restarts: must be a positive integer; got '1.5'"
+        make_args, pattern = (lambda d: ["--restarts", "1.5"]), r"argument --restarts: must be an integer >= 1; got '1.5'"
     out = tmp_path / "out"
     proc = _run(script, [*make_args(tmp_path), "--out", str(out)], cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr

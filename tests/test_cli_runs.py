@@ -10,12 +10,22 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-NUTS_FILES = {"posterior.nc", "summary.csv", "assignments.csv", "density.png", "trace.png", "coclustering.png", "cluster_counts.png"}
+NUTS_FILES = {
+    "posterior.nc",
+    "summary.csv",
+    "assignments.csv",
+    "density.png",
+    "trace.png",
+    "coclustering.png",
+    "cluster_counts.png",
+}
 SHORT = ["--num-warmup", "60", "--num-samples", "60", "--num-chains", "2", "--no-progress"]
 
 
 def _run(script, args, cwd):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -48,8 +58,24 @@ def test_run_nuts_galaxy_writes_reloadable_outputs(tmp_path):
 
 def test_run_nuts_faithful_separates_short_and_long_eruptions(tmp_path):
     out = tmp_path / "faithful"
-    _run("run_nuts.py", ["--data", "faithful", "--columns", "eruptions", "waiting", "--model", "diag_gmm",
-                         "--components", "2", *SHORT, "--out", str(out)], cwd=tmp_path)
+    _run(
+        "run_nuts.py",
+        [
+            "--data",
+            "faithful",
+            "--columns",
+            "eruptions",
+            "waiting",
+            "--model",
+            "diag_gmm",
+            "--components",
+            "2",
+            *SHORT,
+            "--out",
+            str(out),
+        ],
+        cwd=tmp_path,
+    )
     rows = _read(out / "assignments.csv")
     eruptions = np.array([float(r["eruptions"]) for r in rows])
     cluster = np.array([int(r["cluster"]) for r in rows])
@@ -64,7 +90,11 @@ def test_run_map_csv(tmp_path):
     f = tmp_path / "two.csv"
     f.write_text("value\n" + "\n".join(f"{v:.5f}" for v in x) + "\n")
     out = tmp_path / "map"
-    _run("run_map.py", ["--data", str(f), "--model", "dirichlet_gmm", "--components", "2", "--num-steps", "300", "--out", str(out)], cwd=tmp_path)
+    _run(
+        "run_map.py",
+        ["--data", str(f), "--model", "dirichlet_gmm", "--components", "2", "--num-steps", "300", "--out", str(out)],
+        cwd=tmp_path,
+    )
     assert set(p.name for p in out.iterdir()) == {"assignments.csv", "components.csv", "fit.png"}
     z = np.array([int(r["cluster"]) for r in _read(out / "assignments.csv")])
     assert len(set(z[:100])) == 1 and len(set(z[100:])) == 1 and z[0] != z[100]

@@ -8,8 +8,8 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
-
 from conftest import TUTORIAL_KWARGS
+
 from mixzoo import ConvergenceWarning, bind, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map
 from mixzoo.diagnostics import responsibilities
 from mixzoo.infer import _em
@@ -35,7 +35,9 @@ def test_log_posterior_never_decreases(name):
         warnings.simplefilter("ignore", ConvergenceWarning)  # tol below float32 rounding: runs to a standstill or max_iter
         fit = fit_map(model, data, method="em", n_restarts=4, n_screen=2, n_best=2, max_iter=30, tol=1e-12, **kw)
     log_post = -np.asarray(fit.losses, dtype=np.float64)
-    assert fit.info.method == "em" and log_post.size == fit.info.n_iter >= 8
+    assert (
+        fit.info.method == "em" and log_post.size == fit.info.n_iter >= 5
+    )  # 15+ passes: SQUAREM reaches a float32 standstill in 7-10
     rises = np.diff(log_post)
     assert rises.min() >= -4 * np.finfo(np.float32).eps * np.abs(log_post).max(), rises.min()
     assert log_post[-1] - log_post[0] > 1.0  # the starts are not already at the MAP
@@ -96,7 +98,9 @@ def test_estep_statistics_exact():
     the E-step takes on large data: memory O(chunk x K) whatever N)."""
     x = X2[:150]
     mix = _em.NormalMixture(
-        jnp.log(jnp.array([0.2, 0.5, 0.3])), jnp.array([[-3.0, 0.0], [2.0, 3.0], [0.0, 1.0]]), jnp.array([[1.0, 2.0], [0.5, 2.0], [3.0, 1.0]])
+        jnp.log(jnp.array([0.2, 0.5, 0.3])),
+        jnp.array([[-3.0, 0.0], [2.0, 3.0], [0.0, 1.0]]),
+        jnp.array([[1.0, 2.0], [0.5, 2.0], [3.0, 1.0]]),
     )
     lw, m, s = (np.asarray(a, np.float64) for a in mix)
     lp = lw - np.log(s).sum(1) - np.log(2 * np.pi) - 0.5 * (((x[:, None, :] - m) / s) ** 2).sum(-1)

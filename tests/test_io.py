@@ -63,5 +63,8 @@ def test_true_log_density_exact_and_silent_with_empty_components():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # log(0) of the empty component must not warn
         got = datasets.true_log_density(x, truth)
-    pdf = lambda m, s: np.exp(-0.5 * ((x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+
+    def pdf(m, s):
+        return np.exp(-0.5 * ((x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+
     np.testing.assert_allclose(got, np.log(0.25 * pdf(0.0, 1.0) + 0.75 * pdf(2.0, 0.5)), rtol=1e-12)

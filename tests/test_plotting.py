@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import diagnostics_fits as fits  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -11,7 +12,6 @@ from matplotlib.collections import PathCollection, PolyCollection  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
 from matplotlib.patches import Ellipse, Rectangle  # noqa: E402
 
-import diagnostics_fits as fits  # noqa: E402
 from mixzoo import classify, dirichlet_gmm, fit_svi_enum, plotting  # noqa: E402
 from mixzoo.diagnostics import to_arviz  # noqa: E402
 

@@ -42,7 +42,10 @@ def test_bucket_ladder():
         ("fit_map dp", lambda x: fit_map(dp_gmm, x, truncation=4, n_restarts=8, n_screen=4, n_best=2, num_steps=50)),
         ("fit_map em", lambda x: fit_map(dp_gmm, x, truncation=4, n_restarts=8, n_screen=4, n_best=2, method="em", max_iter=40)),
         ("fit_svi", lambda x: fit_svi(dirichlet_gmm, x, n_components=3, n_restarts=8, num_steps=50, num_samples=10)),
-        ("fit_svi minibatch", lambda x: fit_svi(dirichlet_gmm, x, n_components=3, batch_size=16, n_restarts=8, num_steps=50, num_samples=10)),
+        (
+            "fit_svi minibatch",
+            lambda x: fit_svi(dirichlet_gmm, x, n_components=3, batch_size=16, n_restarts=8, num_steps=50, num_samples=10),
+        ),
         ("fit_nuts", lambda x: fit_nuts(dirichlet_gmm, x, **NUTS)),
     ],
 )
@@ -60,7 +63,9 @@ def test_refit_compiles_nothing(name, call):
 
 def test_new_hyperparameters_compile_nothing():
     fit_map(dirichlet_gmm, GALAXY, weight_concentration=1.0, **MAP)
-    count, _ = compilations(lambda: fit_map(dirichlet_gmm, OTHER, weight_concentration=2.5, loc_sd=30.0, learning_rate=0.05, seed=3, **MAP))
+    count, _ = compilations(
+        lambda: fit_map(dirichlet_gmm, OTHER, weight_concentration=2.5, loc_sd=30.0, learning_rate=0.05, seed=3, **MAP)
+    )
     assert count == 0
 
 
@@ -110,7 +115,9 @@ def test_problem_is_the_drivers_entry():
     assert fit.problem is problem and fit.model is dirichlet_gmm and fit.model_kwargs["n_components"] == 3
     enum = fit_svi_enum(fit, num_steps=20)
     assert enum.problem is problem and enum.assignment_probs.shape == (82, 3)
-    with pytest.raises(TypeError, match=r"model keywords and binding options belong to bind\(\); got \['n_components'\] with a Problem"):
+    with pytest.raises(
+        TypeError, match=r"model keywords and binding options belong to bind\(\); got \['n_components'\] with a Problem"
+    ):
         fit_map(problem, n_components=4)
     with pytest.raises(TypeError, match=r"data must be None when a Problem is given"):
         fit_map(problem, GALAXY)
@@ -134,7 +141,9 @@ def test_new_data_rules_are_not_training_rules():
     assert classify(fit, 3.0).shape == (1,)
     assert classify(fit, [3.0, 3.0]).tolist() == [classify(fit, [3.0])[0]] * 2
     np.testing.assert_allclose(responsibilities(fit, [3.0]).sum(axis=1), 1.0, rtol=1e-5)
-    with pytest.raises(ValueError, match=r"data must have shape \(M,\) like the data the model was fitted to; got shape \(2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"data must have shape \(M,\) like the data the model was fitted to; got shape \(2, 2\)"
+    ):
         classify(fit, [[1.0, 2.0], [3.0, 4.0]])
     with pytest.raises(ValueError, match=r"data must contain only finite numbers; got NaN at index 1"):
         classify(fit, [1.0, np.nan])
@@ -144,20 +153,36 @@ def test_new_data_rules_are_not_training_rules():
         classify(fit, np.array([1 + 2j]))
 
 
-def test_nuts_matches_numpyro_mcmc():
+@pytest.mark.parametrize("target", [0.8, 0.95])
+def test_nuts_matches_numpyro_mcmc(target):
     """fit_nuts runs NumPyro's chains: same initial values and, over a short run, the same
     leapfrog counts as MCMC(NUTS(model, init_strategy=init_to_median), chain_method="vectorized")
-    on the same seed, up to float rounding (N = 80: no padding)."""
+    on the same seed, up to float rounding (N = 80: no padding), for the default and another
+    target acceptance probability (the adaptation must use the one given)."""
     import jax
     from numpyro.infer import MCMC, NUTS, init_to_median
 
     x = GALAXY[:80]
-    post = fit_nuts(dirichlet_gmm, x, n_components=2, num_warmup=20, num_samples=10, num_chains=2)
-    mcmc = MCMC(NUTS(dirichlet_gmm, init_strategy=init_to_median), num_warmup=20, num_samples=10, num_chains=2,
-                chain_method="vectorized", progress_bar=False)
-    mcmc.run(jax.random.PRNGKey(0), x, n_components=2, marginal=True, extra_fields=("num_steps",),
-             **{k: v for k, v in post.problem.fit_kwargs.items() if k != "n_components"})
-    np.testing.assert_array_equal(post.sample_stats["num_steps"][:, :5], mcmc.get_extra_fields(group_by_chain=True)["num_steps"][:, :5])
+    post = fit_nuts(dirichlet_gmm, x, n_components=2, num_warmup=20, num_samples=10, num_chains=2, target_accept_prob=target)
+    mcmc = MCMC(
+        NUTS(dirichlet_gmm, init_strategy=init_to_median, target_accept_prob=target),
+        num_warmup=20,
+        num_samples=10,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(
+        jax.random.PRNGKey(0),
+        x,
+        n_components=2,
+        marginal=True,
+        extra_fields=("num_steps",),
+        **{k: v for k, v in post.problem.fit_kwargs.items() if k != "n_components"},
+    )
+    np.testing.assert_array_equal(
+        post.sample_stats["num_steps"][:, :5], mcmc.get_extra_fields(group_by_chain=True)["num_steps"][:, :5]
+    )
     np.testing.assert_allclose(post.samples["locs"][:, :5], mcmc.get_samples(group_by_chain=True)["locs"][:, :5], rtol=1e-3)
 
 

@@ -81,8 +81,8 @@ def test_model_x_driver(case, driver):
 @pytest.mark.parametrize("case", list(CASES))
 def test_model_simulates_its_own_data(case):
     """With data=None a model draws n_obs points and their true assignments."""
-    from numpyro import handlers
     import jax
+    from numpyro import handlers
 
     model = _model(case)
     _, kwargs, event = CASES[case]

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import check_int
+from .._constraints import validated
 
 
 class DatasetInfo(NamedTuple):
@@ -38,23 +38,33 @@ class DatasetInfo(NamedTuple):
 
 DATASETS = {
     "galaxy": DatasetInfo(
-        "galaxy_rg1997.csv", ("velocity_1000kms",), "1000 km/s",
+        "galaxy_rg1997.csv",
+        ("velocity_1000kms",),
+        "1000 km/s",
         "velocities of 82 galaxies in the Corona Borealis region (Roeder 1990), Richardson & Green (1997) version",
     ),
     "galaxy_kms": DatasetInfo(
-        "galaxies_mass.csv", ("velocity_kms",), "km/s",
+        "galaxies_mass.csv",
+        ("velocity_kms",),
+        "km/s",
         "the galaxy velocities in km/s as in R's MASS::galaxies (obs 78 = 26690, a documented typo of 26960)",
     ),
     "enzyme": DatasetInfo(
-        "enzyme_rg1997.csv", ("enzyme_activity",), "activity units",
+        "enzyme_rg1997.csv",
+        ("enzyme_activity",),
+        "activity units",
         "enzymatic activity in the blood of 245 individuals (Richardson & Green 1997)",
     ),
     "acidity": DatasetInfo(
-        "acidity_rg1997.csv", ("log_acidity",), "log acidity index",
+        "acidity_rg1997.csv",
+        ("log_acidity",),
+        "log acidity index",
         "log acidity index of 155 lakes in north-central Wisconsin (Richardson & Green 1997)",
     ),
     "faithful": DatasetInfo(
-        "faithful.csv", ("eruptions", "waiting"), "minutes",
+        "faithful.csv",
+        ("eruptions", "waiting"),
+        "minutes",
         "Old Faithful geyser: eruption time and waiting time to the next eruption (272 eruptions)",
     ),
 }
@@ -65,6 +75,7 @@ def available() -> dict:
     return {name: f"{info.description} [{', '.join(info.columns)}; {info.units}]" for name, info in DATASETS.items()}
 
 
+@validated("load")
 def load(name: str, columns=None) -> np.ndarray:
     """Load a bundled data set as floats: shape (N,) for one column, (N, D) for several.
 
@@ -94,32 +105,36 @@ def _simulate(seed, sizes, draw):
 
 
 #: Seed 000/002 truth: weights 2:10:1:6, locs, scales.
-SEED_000 = {"weights": np.array([2, 10, 1, 6]) / 19, "locs": np.array([-2.0, -5.0, 3.0, 8.0]), "scales": np.array([1.1, 2.0, 1.0, 1.5])}
+SEED_000 = {
+    "weights": np.array([2, 10, 1, 6]) / 19,
+    "locs": np.array([-2.0, -5.0, 3.0, 8.0]),
+    "scales": np.array([1.1, 2.0, 1.0, 1.5]),
+}
 #: Seed 001 truth.
 SEED_001 = {"weights": np.array([1, 5]) / 6, "locs": np.array([-2.0, 5.0]), "scales": np.array([1.1, 2.0])}
 #: Seed 004 truth (2-D, unit variances).
 SEED_004 = {"weights": np.full(3, 1 / 3), "locs": np.array([[2.0, 0.0], [-2.0, -4.0], [-2.0, 4.0]]), "scales": np.ones((3, 2))}
 
 
+@validated("seed_000")
 def seed_000(seed: int = 42, base: int = 1000):
     """Seed 000: four 1-D components with ``base`` x (2, 10, 1, 6) points (19,000 by default).
     Returns ``(data (N,), labels (N,))``."""
-    base = check_int(base, name="base", minimum=1)
     sizes = base * np.array([2, 10, 1, 6])
     return _simulate(seed, sizes, lambda rng, z: rng.normal(SEED_000["locs"][z], SEED_000["scales"][z]))
 
 
+@validated("seed_001")
 def seed_001(seed: int = 0, n: int = 6000):
     """Seed 001: N(-2, 1.1) and N(5, 2) in proportions 1:5 (1,000 + 5,000 points by default)."""
-    n = check_int(n, name="n", minimum=6)
     sizes = np.array([n // 6, n - n // 6])
     return _simulate(seed, sizes, lambda rng, z: rng.normal(SEED_001["locs"][z], SEED_001["scales"][z]))
 
 
+@validated("seed_004")
 def seed_004(seed: int = 0, n: int = 3000):
     """Seed 004: three unit-variance 2-D clusters at (2, 0), (-2, -4), (-2, 4), equal sizes.
     Returns ``(data (N, 2), labels (N,))``."""
-    n = check_int(n, name="n", minimum=3)
     sizes = np.array([n // 3, n // 3, n - 2 * (n // 3)])
     return _simulate(seed, sizes, lambda rng, z: rng.normal(SEED_004["locs"][z], SEED_004["scales"][z]))
 

@@ -17,8 +17,8 @@ import numpy as np
 from numpyro import handlers
 from numpyro.infer.util import potential_energy
 
-from ..infer import NUTSResult
-from ..infer import _programs
+from .._constraints import validated
+from ..infer import NUTSResult, _programs
 from ..infer.problem import check_new_data, n_draws
 
 #: Name of the component dimension in every InferenceData built by :func:`to_arviz`.
@@ -47,6 +47,7 @@ def import_arviz():
     return arviz
 
 
+@validated("to_arviz")
 def to_arviz(result, data=None, *, posterior_predictive: bool = False, seed: int = 0):
     """Convert a :func:`mixzoo.fit_nuts` result to an ``arviz.InferenceData``.
 
@@ -71,8 +72,6 @@ def to_arviz(result, data=None, *, posterior_predictive: bool = False, seed: int
     """
     if not isinstance(result, NUTSResult):
         raise TypeError(f"result must be a NUTSResult from fit_nuts; got {type(result).__name__}")
-    if not isinstance(posterior_predictive, (bool, np.bool_)):
-        raise TypeError(f"posterior_predictive must be True or False; got {posterior_predictive!r}")
     problem = result.problem
     spec, structure = problem.spec, problem.structure
     n_chains, n_draws = np.shape(result.diverging)
@@ -164,15 +163,16 @@ def replicates(problem, latent: dict, data, seed: int) -> np.ndarray:
     return np.asarray(out)[:, : host.shape[0]]
 
 
+@validated("compare")
 def compare(fits: dict, *, ic: str = "loo", **kwargs):
     """``arviz.compare`` of named ``InferenceData`` (from :func:`to_arviz`), without the
     FutureWarning / pandas deprecation warnings arviz 0.23 emits. Returns its DataFrame, best
     model first (column ``elpd_loo`` or ``elpd_waic``)."""
     if not isinstance(fits, dict) or len(fits) < 2:
-        raise TypeError(f"fits must be a dict name -> InferenceData with at least two entries; got {type(fits).__name__}"
-                        + (f" of length {len(fits)}" if isinstance(fits, dict) else ""))
-    if ic not in ("loo", "waic"):
-        raise ValueError(f"ic must be 'loo' or 'waic'; got {ic!r}")
+        raise TypeError(
+            f"fits must be a dict name -> InferenceData with at least two entries; got {type(fits).__name__}"
+            + (f" of length {len(fits)}" if isinstance(fits, dict) else "")
+        )
     az = import_arviz()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)

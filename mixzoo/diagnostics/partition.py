@@ -17,6 +17,8 @@ import numpy as np
 from scipy.cluster.hierarchy import average, fcluster
 from scipy.spatial.distance import squareform
 
+from .._constraints import validated
+
 #: Candidate partitions scored per matrix product (bounds the memory to N x CHUNK x K floats).
 CHUNK = 256
 
@@ -70,6 +72,7 @@ def canonical(z) -> np.ndarray:
     return np.take_along_axis(rank, z, axis=1)
 
 
+@validated("coclustering")
 def coclustering(z) -> np.ndarray:
     """Posterior co-clustering (similarity) matrix (N, N): the fraction of draws of ``z``
     (S, N) in which points i and j share a cluster. Symmetric, unit diagonal."""
@@ -81,6 +84,7 @@ def coclustering(z) -> np.ndarray:
     return p / z.shape[0]
 
 
+@validated("point_partition")
 def point_partition(z, loss: str = "vi", coclust=None) -> PointPartition:
     """The partition of least posterior expected ``loss`` (``"binder"`` or ``"vi"``) among the
     sampled partitions and the cuts into 1..max(occupied clusters) of an average-linkage tree
@@ -89,10 +93,17 @@ def point_partition(z, loss: str = "vi", coclust=None) -> PointPartition:
     :param z: sampled assignments (S, N).
     :param coclust: the co-clustering matrix of ``z`` if already computed.
     """
-    if loss not in ("binder", "vi"):
-        raise ValueError(f"loss must be 'binder' or 'vi'; got {loss!r}")
     z = canonical(z)
-    p = coclustering(z) if coclust is None else np.asarray(coclust, float)
+    if coclust is None:
+        p = coclustering(z)
+    else:
+        p = np.asarray(coclust, float)
+        n = z.shape[1]
+        if p.shape != (n, n) or not np.all((p >= 0) & (p <= 1)):
+            raise ValueError(
+                f"coclust must be the ({n}, {n}) co-clustering matrix of z (values in [0, 1]) or None; "
+                f"got an array of shape {p.shape}"
+            )
     tree = average(squareform(1.0 - p, checks=False))
     cuts = [fcluster(tree, k, criterion="maxclust") - 1 for k in range(1, int(z.max()) + 2)]
     candidates = np.unique(np.concatenate([z, canonical(np.stack(cuts))]), axis=0)
@@ -101,6 +112,7 @@ def point_partition(z, loss: str = "vi", coclust=None) -> PointPartition:
     return PointPartition(partition=candidates[best], expected_loss=float(scores[best]), loss=loss)
 
 
+@validated("cluster_counts")
 def cluster_counts(z) -> ClusterCounts:
     """Posterior of the number of occupied clusters (components with at least one point)."""
     z = np.sort(check_assignments(z), axis=1)
@@ -109,6 +121,7 @@ def cluster_counts(z) -> ClusterCounts:
     return ClusterCounts(values=values, probs=counts / per_draw.size, per_draw=per_draw)
 
 
+@validated("summarize_partitions")
 def summarize_partitions(z, loss: str = "vi") -> PartitionSummary:
     """Co-clustering matrix, point partition and cluster-count posterior of ``z`` (S, N)."""
     p = coclustering(z)

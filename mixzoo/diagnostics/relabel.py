@@ -19,6 +19,7 @@ from typing import Mapping
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .._constraints import validated
 from ..infer import Result
 from ._arviz import COMPONENT_DIM, import_arviz, log_joint
 
@@ -26,6 +27,7 @@ from ._arviz import COMPONENT_DIM, import_arviz, log_joint
 MAX_ROUNDS = 20
 
 
+@validated("relabel")
 def relabel(x, reference=None):
     """Relabel the components of every draw of ``x`` consistently across draws and chains.
 
@@ -80,8 +82,7 @@ def relabel_permutations(values: Mapping[str, np.ndarray], reference=None, lp=No
         pivot = int(reference)
     else:
         raise TypeError(
-            f"reference must be None, a MAPResult, a dict of (K, ...) values or a draw index in [0, {c * s}); "
-            f"got {reference!r}"
+            f"reference must be None, a MAPResult, a dict of (K, ...) values or a draw index in [0, {c * s}); got {reference!r}"
         )
     ref, perm = feats[pivot], None
     for _ in range(MAX_ROUNDS):
@@ -139,8 +140,7 @@ def _apply(x, perm):
     if isinstance(x, Result) and x.has_draws:
         k = perm.shape[-1]
         samples = {
-            n: (_permute(np.asarray(v), perm) if v.ndim >= 3 and v.shape[2] == k else np.asarray(v))
-            for n, v in x.samples.items()
+            n: (_permute(np.asarray(v), perm) if v.ndim >= 3 and v.shape[2] == k else np.asarray(v)) for n, v in x.samples.items()
         }
         params = {n: v.reshape((-1,) + v.shape[2:]) for n, v in samples.items()}
         return x._replace(params=params, info=x.info._replace(samples=samples))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import jax
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from numpyro import handlers
 
+from .._constraints import validated
 from ..infer.result import evaluate
 
 
+@validated("responsibilities")
 def responsibilities(result, data=None) -> np.ndarray:
     """p(z_i = k | x_i, globals) for ``data`` (training or new points).
 

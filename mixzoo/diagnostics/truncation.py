@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import check_positive
+from .._constraints import validated
 from ..infer import Result
 from ._arviz import import_arviz
 
@@ -38,6 +38,7 @@ class TruncationCheck(NamedTuple):
     ok: bool
 
 
+@validated("check_truncation")
 def check_truncation(x, *, threshold: float = DEFAULT_THRESHOLD, warn: bool = True) -> TruncationCheck:
     """Posterior of the weight left in the last component of a stick-breaking mixture
     (``dp_gmm``); a :class:`TruncationWarning` saying what to change when its posterior mean
@@ -48,9 +49,6 @@ def check_truncation(x, *, threshold: float = DEFAULT_THRESHOLD, warn: bool = Tr
         ``weights`` sites.
     :param threshold: in (0, 1); 0.01 by default.
     """
-    check_positive(threshold, name="threshold")
-    if not threshold < 1:
-        raise ValueError(f"threshold must be a number in (0, 1); got {threshold!r}")
     weights = _weights(x)
     last = weights[..., -1].reshape(-1)
     t = weights.shape[-1]

@@ -22,7 +22,7 @@ _cache.enable_persistent_cache()  # JAX's persistent compilation cache, on by de
 
 from ._em import ConvergenceWarning  # noqa: E402
 from .classify import classify  # noqa: E402
-from .map import MAPResult, fit_map  # noqa: E402
+from .map import DegenerateMAPWarning, MAPResult, fit_map  # noqa: E402
 from .nuts import NUTSResult, fit_nuts  # noqa: E402
 from .problem import Problem, bind  # noqa: E402
 from .result import Result  # noqa: E402
@@ -31,6 +31,7 @@ from .svi_enum import SVIEnumResult, fit_svi_enum  # noqa: E402
 
 __all__ = [
     "ConvergenceWarning",
+    "DegenerateMAPWarning",
     "MAPResult",
     "NUTSResult",
     "Problem",

@@ -25,20 +25,20 @@ from ..models._common import DATA_DERIVED_HYPERPARAMETERS, default_hyperparamete
 DATA_AXIS = "data"
 
 
-def _accepts(model, keyword: str) -> bool:
+def accepts(model, keyword: str) -> bool:
+    """True if ``model``'s signature names ``keyword``: the one probe of what mixzoo may pass a
+    model unasked (``marginal=True``, data-derived prior defaults). A ``**kwargs`` catch-all
+    does not count: such a model is handed only what the user gives it."""
     try:
         params = inspect.signature(model).parameters
     except (TypeError, ValueError):
         return False
-    return keyword in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return keyword in params and params[keyword].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 def supports_marginal(model) -> bool:
     """True if ``model`` takes a ``marginal`` keyword (the mixzoo model contract)."""
-    try:
-        return "marginal" in inspect.signature(model).parameters
-    except (TypeError, ValueError):
-        return False
+    return accepts(model, "marginal")
 
 
 def resolve_marginalise(model, marginalise) -> str:
@@ -65,7 +65,7 @@ def full_data_hyperparameters(model, data, model_kwargs: dict) -> dict:
     """``model_kwargs`` with every data-derived hyperparameter the model accepts and the user
     left unset filled in from the full ``data`` (see
     :func:`mixzoo.models._common.default_hyperparameters`)."""
-    missing = [k for k in DATA_DERIVED_HYPERPARAMETERS if model_kwargs.get(k) is None and _accepts(model, k)]
+    missing = [k for k in DATA_DERIVED_HYPERPARAMETERS if model_kwargs.get(k) is None and accepts(model, k)]
     if not missing:
         return dict(model_kwargs)
     defaults = default_hyperparameters(data)

@@ -157,19 +157,31 @@ def _estep_local(mix: NormalMixture, data, mask) -> Stats:
     def chunk(xc, mc):
         dev = xc[:, None, :] - mix.locs[None]  # (B, K, D)
         lp = norm - 0.5 * jnp.sum((dev * inv) ** 2, axis=-1)  # (B, K)
-        lse = jax.nn.logsumexp(lp, axis=1)
-        r = jnp.exp(lp - lse[:, None]) * mc[:, None]
-        return (jnp.sum(r, 0), jnp.einsum("bk,bkd->kd", r, dev), jnp.einsum("bk,bkd->kd", r, dev**2),
-                jnp.sum(jnp.where(mc, lse, 0.0)))
+        top = jnp.max(lp, axis=1)
+        e = jnp.exp(lp - top[:, None])  # the one exp per point and component
+        total = jnp.sum(e, axis=1)
+        lse = top + jnp.log(total)
+        r = e * (mc / total)[:, None]
+        return (
+            jnp.sum(r, 0),
+            jnp.einsum("bk,bkd->kd", r, dev),
+            jnp.einsum("bk,bkd->kd", r, dev**2),
+            jnp.sum(jnp.where(mc, lse, 0.0)),
+        )
 
     if size == x.shape[0]:
         n, s1, s2, loglik = chunk(x, mask)
     else:
+
         def body(total, c):
             return jax.tree_util.tree_map(jnp.add, total, chunk(*c)), None
 
-        zero = (jnp.zeros(k, x.dtype), jnp.zeros((k, x.shape[1]), x.dtype), jnp.zeros((k, x.shape[1]), x.dtype),
-                jnp.zeros((), x.dtype))
+        zero = (
+            jnp.zeros(k, x.dtype),
+            jnp.zeros((k, x.shape[1]), x.dtype),
+            jnp.zeros((k, x.shape[1]), x.dtype),
+            jnp.zeros((), x.dtype),
+        )
         chunks = (x.reshape(-1, size, x.shape[1]), mask.reshape(-1, size))
         (n, s1, s2, loglik), _ = jax.lax.scan(body, zero, chunks)
     return Stats(n, s1, s2, mix.locs, loglik)
@@ -187,8 +199,13 @@ def estep(mix: NormalMixture, data, mask, sharded: bool) -> Stats:
         return Stats(summed[0], summed[1], summed[2], stats.anchor, summed[3])
 
     spec = PartitionSpec(DATA_AXIS, *([None] * (data.ndim - 1)))
-    return jax.shard_map(local, mesh=data_mesh(), in_specs=(PartitionSpec(), spec, PartitionSpec(DATA_AXIS)),
-                         out_specs=PartitionSpec(), check_vma=False)(mix, data, mask)
+    return jax.shard_map(
+        local,
+        mesh=data_mesh(),
+        in_specs=(PartitionSpec(), spec, PartitionSpec(DATA_AXIS)),
+        out_specs=PartitionSpec(),
+        check_vma=False,
+    )(mix, data, mask)
 
 
 def expected_log_joint_gain(log_prior, mix: NormalMixture, old_prior, old: NormalMixture, stats: Stats):
@@ -199,9 +216,15 @@ def expected_log_joint_gain(log_prior, mix: NormalMixture, old_prior, old: Norma
     d_log_scale = jnp.log(mix.scales) - jnp.log(old.scales)
     delta = stats.anchor - mix.locs
     # S2 / s^2 - S2 / s_old^2 = S2 / s_old^2 * expm1(-2 d log s)
-    squares = (stats.s2 / old.scales**2) * jnp.expm1(-2 * d_log_scale) + (2 * delta * stats.s1 + stats.n[:, None] * delta**2) / mix.scales**2
-    return ((log_prior - old_prior) + jnp.sum(stats.n * (mix.log_weights - old.log_weights))
-            - jnp.sum(stats.n[:, None] * d_log_scale) - 0.5 * jnp.sum(squares))
+    squares = (stats.s2 / old.scales**2) * jnp.expm1(-2 * d_log_scale) + (
+        2 * delta * stats.s1 + stats.n[:, None] * delta**2
+    ) / mix.scales**2
+    return (
+        (log_prior - old_prior)
+        + jnp.sum(stats.n * (mix.log_weights - old.log_weights))
+        - jnp.sum(stats.n[:, None] * d_log_scale)
+        - 0.5 * jnp.sum(squares)
+    )
 
 
 def newton_ascent(q, v0, steps: int = NEWTON_STEPS):
@@ -325,8 +348,20 @@ def em_run(spec, max_iter: int):
         dtype = flat0.dtype
         trace = jnp.full((max_iter,), jnp.nan, dtype)
         nan = jnp.array(jnp.nan, dtype)
-        start = (jnp.int32(2), flat0, flat0, flat0, nan, flat0, jnp.array(STEP_MAX0, dtype), jnp.array(False), nan, jnp.int32(0),
-                 jnp.array(False), trace)
+        start = (
+            jnp.int32(2),
+            flat0,
+            flat0,
+            flat0,
+            nan,
+            flat0,
+            jnp.array(STEP_MAX0, dtype),
+            jnp.array(False),
+            nan,
+            jnp.int32(0),
+            jnp.array(False),
+            trace,
+        )
         _, _, flat, _, _, _, _, _, _, n_iter, converged, trace = jax.lax.while_loop(more, step, start)
         return unravel(flat), trace, n_iter, converged
 
@@ -348,5 +383,14 @@ def check_em(spec, method: str) -> str:
     return method
 
 
-__all__ = ["ConvergenceWarning", "NormalMixture", "Stats", "check_em", "em_run", "estep", "expected_log_joint_gain",
-           "newton_ascent", "supports_em"]
+__all__ = [
+    "ConvergenceWarning",
+    "NormalMixture",
+    "Stats",
+    "check_em",
+    "em_run",
+    "estep",
+    "expected_log_joint_gain",
+    "newton_ascent",
+    "supports_em",
+]

@@ -204,7 +204,10 @@ def score(problem, loss, starts: dict, scale=None) -> np.ndarray:
 def candidates(init_losses: np.ndarray, n_best: int) -> np.ndarray:
     """The restarts to optimise: the best by initial loss, taken alternately from the restarts
     started at the prior median (even indices) and from a prior draw (odd indices)."""
-    ranked = [r[np.argsort(np.nan_to_num(init_losses[r], nan=np.inf))] for r in (np.arange(0, init_losses.size, 2), np.arange(1, init_losses.size, 2))]
+    ranked = [
+        r[np.argsort(np.nan_to_num(init_losses[r], nan=np.inf))]
+        for r in (np.arange(0, init_losses.size, 2), np.arange(1, init_losses.size, 2))
+    ]
     merged = [i for pair in zip(*ranked) for i in pair] + list(ranked[0][len(ranked[1]) :])
     return np.asarray(merged[:n_best])
 

@@ -70,6 +70,7 @@ def _abstract_trace(model, data, model_kwargs: dict) -> dict:
     only (its parameters are tracers of the finished trace). A model whose supports depend on
     computed values (``Uniform(0, data.max())``) is traced again with concrete values, which
     compiles its operations one by one."""
+
     def at_origin():  # seeded inside the abstract trace: no eager PRNGKey program
         return handlers.seed(handlers.substitute(model, substitute_fn=origin), 0)
 
@@ -79,7 +80,9 @@ def _abstract_trace(model, data, model_kwargs: dict) -> dict:
         recorded.update(handlers.trace(at_origin()).get_trace(data, **model_kwargs))
 
     jax.make_jaxpr(record)()
-    if not all(is_concrete(getattr(site["fn"].support, "__dict__", {})) for site in recorded.values() if site["type"] == "sample"):
+    if not all(
+        is_concrete(getattr(site["fn"].support, "__dict__", {})) for site in recorded.values() if site["type"] == "sample"
+    ):
         return handlers.trace(at_origin()).get_trace(data, **model_kwargs)
     trace = {}
     for name, site in recorded.items():
@@ -103,9 +106,7 @@ def inspect_model(model, data, model_kwargs: dict) -> ModelStructure:
     enum_site = trace[enum[0]]
     n_components = int(_categorical(enum_site["fn"]).probs.shape[-1])
     global_sites = tuple(
-        name
-        for name, site in trace.items()
-        if site["type"] == "sample" and not site["is_observed"] and not _is_enumerated(site)
+        name for name, site in trace.items() if site["type"] == "sample" and not site["is_observed"] and not _is_enumerated(site)
     )
     for name in global_sites:
         if trace[name]["fn"].support.is_discrete:
@@ -117,9 +118,7 @@ def inspect_model(model, data, model_kwargs: dict) -> ModelStructure:
         if trace[name]["fn"].support in (constraints.real, constraints.real_vector)
         and jnp.shape(trace[name]["value"]) == (n_components,) + event_shape
     )
-    nesting = [
-        -frame.dim for site in trace.values() if site["type"] == "sample" for frame in site["cond_indep_stack"]
-    ]
+    nesting = [-frame.dim for site in trace.values() if site["type"] == "sample" for frame in site["cond_indep_stack"]]
     return ModelStructure(
         enum_site=enum[0],
         n_components=n_components,

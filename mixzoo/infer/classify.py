@@ -7,10 +7,11 @@ import numpy as np
 from numpyro import handlers
 from numpyro.contrib.funsor import infer_discrete
 
-from .._validation import check_int
+from .._constraints import validated
 from .result import Result, evaluate
 
 
+@validated("classify")
 def classify(result, data=None, *, temperature: int = 0, seed: int = 0) -> np.ndarray:
     """Assign each point of ``data`` (training or new data) to a component.
 
@@ -23,9 +24,6 @@ def classify(result, data=None, *, temperature: int = 0, seed: int = 0) -> np.nd
     :returns: int array (M,) for point values; (S, M), one row per posterior draw, for draws
         (S = chains x draws). Compiled once per model, padded data size and number of draws.
     """
-    if temperature not in (0, 1) or isinstance(temperature, bool):
-        raise ValueError(f"temperature must be 0 (MAP) or 1 (sampled); got {temperature!r}")
-    seed = check_int(seed, name="seed", minimum=0)
     if not isinstance(result, Result):
         raise TypeError(f"result must be a mixzoo result (MAPResult, SVIResult, NUTSResult); got {type(result).__name__}")
     spec = result.problem.spec

@@ -11,20 +11,31 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
+from numpyro import handlers
 from numpyro.distributions import constraints
 
-from .._validation import check_int, check_positive
+from .._constraints import validated
 from . import _programs
-from ._em import ConvergenceWarning, check_em, em_run
+from ._em import ConvergenceWarning, _unwrap, check_em, em_run
 from ._objective import negative_log_joint
 from ._optim import preconditioned_adam, scan_steps
 from ._restarts import candidates, restart_values, score, screen, screen_width
-from ._structure import fitted_sites
+from ._structure import SITE_POINTS, fitted_sites
 from .problem import as_problem
 from .result import Result
 
 #: A fitted component whose weight falls below this is reported as collapsed.
 COLLAPSE_WEIGHT = 1e-3
+#: A stick-breaking MAP with a concentration below 1 and fewer points than this per occupied
+#: component gets a :class:`DegenerateMAPWarning`.
+MIN_POINTS_PER_COMPONENT = 100
+
+
+class DegenerateMAPWarning(UserWarning):
+    """A MAP fit that sits on a climb of an unbounded objective rather than at a mode."""
+
+
 #: The optimisation runs in this many chunks of steps; screening is the first chunk.
 SCREEN_CHUNKS = 10
 
@@ -52,6 +63,7 @@ class MAPResult(Result):
     (``grad_norms``, ``init_losses``, ``best_restart`` are also attributes)."""
 
 
+@validated("fit_map")
 def fit_map(
     model,
     data=None,
@@ -88,6 +100,10 @@ def fit_map(
     component collapsed (weight < ``COLLAPSE_WEIGHT``; with a weight concentration below 1 the
     MAP objective is unbounded at the edge of the simplex, so a collapsed fit can have the
     lowest loss). If every candidate collapsed, the best is returned with a ``RuntimeWarning``.
+    A stick-breaking model (``dp_gmm``) has no MAP when its concentration can fall below 1 (the
+    Beta(1, a) stick density is then unbounded; README, "The DP's MAP"): a fit that ends there
+    with fewer than ``MIN_POINTS_PER_COMPONENT`` points per occupied component gets a
+    :class:`DegenerateMAPWarning` (use ``fit_nuts``, or a finite mixture for a point fit).
     ``n_best=1, n_screen=1`` is the NumPyro tutorial's rule (optimise the best initial value
     only). ``init=fit`` (a :class:`MAPResult` of the same model and options) starts one
     optimisation at its values instead, e.g. to refine an Adam fit by EM.
@@ -121,19 +137,7 @@ def fit_map(
         float rounding.
     :returns: :class:`MAPResult`.
     """
-    n_restarts = check_int(n_restarts, name="n_restarts", minimum=1)
-    n_best = check_int(n_best, name="n_best", minimum=1)
-    n_screen = check_int(n_screen, name="n_screen", minimum=1)
-    num_steps = check_int(num_steps, name="num_steps", minimum=1)
-    seed = check_int(seed, name="seed", minimum=0)
-    check_positive(learning_rate, name="learning_rate")
-    max_iter = check_int(max_iter, name="max_iter", minimum=2)
-    check_positive(tol, name="tol")
     given = init if isinstance(init, MAPResult) else None
-    if given is None and (not isinstance(init, str) or init not in ("data", "kmeans++")):
-        raise ValueError(f"init must be 'data', 'kmeans++' or a MAPResult to start from; got {init!r}")
-    if method is not None and method not in ("em", "adam"):
-        raise ValueError(f"method must be 'em', 'adam' or None; got {method!r}")
     problem = as_problem(model, data, model_kwargs, marginalise=marginalise, shard_data=shard_data)
     spec, structure = problem.spec, problem.structure
     method = check_em(spec, method)
@@ -152,8 +156,9 @@ def fit_map(
         kept, sites, weights, losses, n_iter, converged = _em_candidates(problem, start, spread, (group, width), max_iter, tol)
         grad_norms = None
     else:
-        kept, sites, weights, losses, grad_norms = _adam_candidates(problem, start, spread, (group, width), num_steps,
-                                                                    learning_rate)
+        kept, sites, weights, losses, grad_norms = _adam_candidates(
+            problem, start, spread, (group, width), num_steps, learning_rate
+        )
         n_iter, converged = np.full(len(kept), num_steps), np.full(len(kept), None)
     chosen_from = screened[kept]
     collapsed = [_collapsed_components(w, structure) for w in weights]
@@ -171,6 +176,9 @@ def fit_map(
             RuntimeWarning,
             stacklevel=2,
         )
+    pick = functools.partial(jax.tree_util.tree_map, lambda v: np.asarray(v[chosen]))
+    params = pick(sites)
+    _warn_if_degenerate_sticks(problem, params, np.asarray(weights[chosen]))
     if method == "em" and not converged[chosen]:
         warnings.warn(
             f"fit_map: EM stopped at max_iter={max_iter} iterations before the log posterior changed by less than "
@@ -178,14 +186,54 @@ def fit_map(
             ConvergenceWarning,
             stacklevel=2,
         )
-    pick = functools.partial(jax.tree_util.tree_map, lambda v: np.asarray(v[chosen]))
     return MAPResult(
         problem=problem,
-        params=pick(sites),
+        params=params,
         losses=losses[chosen, : n_iter[chosen]],
-        info=MAPInfo(grad_norms=None if grad_norms is None else pick(grad_norms), init_losses=init_losses,
-                     best_restart=int(chosen_from[chosen]), method=method, n_iter=int(n_iter[chosen]),
-                     converged=None if method == "adam" else bool(converged[chosen])),
+        info=MAPInfo(
+            grad_norms=None if grad_norms is None else pick(grad_norms),
+            init_losses=init_losses,
+            best_restart=int(chosen_from[chosen]),
+            method=method,
+            n_iter=int(n_iter[chosen]),
+            converged=None if method == "adam" else bool(converged[chosen]),
+        ),
+    )
+
+
+def stick_concentration(problem, params: dict) -> float | None:
+    """The smallest second concentration ``a`` of the model's Beta(1, a) stick sites (the DP
+    concentration of a stick-breaking model) at the fitted ``params``, or ``None`` when the
+    model has no such sites (read from the distributions of one trace, not from site names)."""
+    spec = problem.spec
+    latent = {s: params[s] for s in spec.structure.global_sites}
+    model = spec.model_fn(spec.objective_form)
+    trace = handlers.trace(handlers.substitute(model, data=latent)).get_trace(problem.data[:SITE_POINTS], None, problem.hyper)
+    found = [
+        np.min(np.asarray(fn.concentration0))
+        for s in spec.structure.global_sites
+        if isinstance(fn := _unwrap(trace[s]["fn"]), dist.Beta) and np.all(np.asarray(fn.concentration1) == 1)
+    ]
+    return float(min(found)) if found else None
+
+
+def _warn_if_degenerate_sticks(problem, params: dict, weights: np.ndarray) -> None:
+    """One-line :class:`DegenerateMAPWarning` when a stick-breaking fit ends with a
+    concentration below 1 (the stick density, and so the MAP objective, is unbounded: the fit is
+    a point on a climb, not a mode) and fewer than ``MIN_POINTS_PER_COMPONENT`` points per
+    occupied component (there the prior's pull decides the fit)."""
+    if any(problem.structure.trace[s]["fn"].support is constraints.simplex for s in problem.structure.global_sites):
+        return  # finite mixture: the collapse rule covers it
+    concentration = stick_concentration(problem, params)
+    occupied = int(np.sum(weights >= COLLAPSE_WEIGHT))
+    if concentration is None or concentration >= 1 or problem.n >= MIN_POINTS_PER_COMPONENT * occupied:
+        return
+    warnings.warn(
+        f"fit_map: the stick-breaking concentration ended at {concentration:.3g} < 1, where the MAP objective is unbounded, "
+        f"with {problem.n / occupied:.0f} points per occupied component ({occupied} of {weights.size}); the fit is a point on "
+        "a climb, not a mode. Use fit_nuts for the posterior, or a finite mixture (dirichlet_gmm, diag_gmm) for a point fit.",
+        DegenerateMAPWarning,
+        stacklevel=3,
     )
 
 
@@ -196,8 +244,10 @@ def _start_at(fit, structure) -> dict:
         want = tuple(structure.trace[site]["value"].shape)
         value = np.asarray(fit.params.get(site, np.empty(0)), dtype=np.float32)
         if value.shape != want:
-            raise ValueError(f"init must be a MAPResult of the same model and options: its {site!r} has shape "
-                             f"{value.shape}, this problem's {want}")
+            raise ValueError(
+                f"init must be a MAPResult of the same model and options: its {site!r} has shape "
+                f"{value.shape}, this problem's {want}"
+            )
         start[site] = value[None]
     return start
 
@@ -304,7 +354,11 @@ def _programs_for(problem, width: int, chunk: int, num_steps: int):
         def run(carry):
             return scan_steps(
                 lambda u, i: loss(spec.constrain(u), data, mask, hyper),
-                opt, carry, chunk, offset, num_steps,
+                opt,
+                carry,
+                chunk,
+                offset,
+                num_steps,
                 lambda value, grads: (value, {s: jnp.sqrt(jnp.sum(g**2)) for s, g in grads.items()}),
             )
 

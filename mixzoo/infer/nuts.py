@@ -24,7 +24,7 @@ from numpyro.infer import init_to_median, init_to_value
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import initialize_model, potential_energy
 
-from .._validation import check_int, check_positive
+from .._constraints import validated
 from . import _programs
 from ._structure import fitted_sites
 from .map import MAPResult
@@ -67,6 +67,7 @@ class NUTSResult(Result):
         return int(np.shape(self.info.diverging)[0])
 
 
+@validated("fit_nuts")
 def fit_nuts(
     model,
     data=None,
@@ -103,20 +104,16 @@ def fit_nuts(
         has a ``marginal`` keyword. Same posterior over the global sites.
     :returns: :class:`NUTSResult`.
     """
-    num_warmup = check_int(num_warmup, name="num_warmup", minimum=0)
-    num_samples = check_int(num_samples, name="num_samples", minimum=1)
-    num_chains = check_int(num_chains, name="num_chains", minimum=1)
-    seed = check_int(seed, name="seed", minimum=0)
-    max_tree_depth = check_int(max_tree_depth, name="max_tree_depth", minimum=1)
-    check_positive(target_accept_prob, name="target_accept_prob")
     if chain_method is None:
         chain_method = "parallel" if chain_devices(num_chains) > 1 else "vectorized"
-    if chain_method not in ("parallel", "vectorized", "sequential"):
-        raise ValueError(f"chain_method must be 'parallel', 'vectorized' or 'sequential'; got {chain_method!r}")
     if chain_method == "parallel" and chain_devices(num_chains) == 1:
-        raise ValueError(f"chain_method='parallel' needs num_chains ({num_chains}) to share a divisor > 1 with the "
-                         f"number of devices ({jax.local_device_count()}); use 'vectorized' or 'sequential'")
-    problem = as_problem(model, data, model_kwargs, marginalise=marginalise, shard_data=None if isinstance(model, Problem) else False)
+        raise ValueError(
+            f"chain_method='parallel' needs num_chains ({num_chains}) to share a divisor > 1 with the "
+            f"number of devices ({jax.local_device_count()}); use 'vectorized' or 'sequential'"
+        )
+    problem = as_problem(
+        model, data, model_kwargs, marginalise=marginalise, shard_data=None if isinstance(model, Problem) else False
+    )
     spec, structure = problem.spec, problem.structure
 
     if init is None:
@@ -144,12 +141,13 @@ def fit_nuts(
     data_args = (problem.placed, problem.mask, problem.hyper)
     key = jax.random.PRNGKey(seed)
     keys = jax.random.split(key, num_chains) if num_chains > 1 else key[None]
-    state = start(keys, values, *data_args, np.float32(target_accept_prob))
+    target = np.float32(target_accept_prob)
+    state = start(keys, values, *data_args, target)
     draws, stats = [], []
     bar = _progress(total, progress_bar)
     try:
         for done in range(0, total, chunk):
-            state, (z, fields) = advance(state, *data_args)
+            state, (z, fields) = advance(state, *data_args, target)
             if done >= num_warmup:
                 draws.append(jax.device_get(z))
                 stats.append(jax.device_get(fields))
@@ -167,8 +165,9 @@ def fit_nuts(
         problem=problem,
         params=params,
         losses=None,
-        info=NUTSInfo(samples=samples, diverging=fields["diverging"], sample_stats=fields, chain_method=chain_method,
-                      last_state=state),
+        info=NUTSInfo(
+            samples=samples, diverging=fields["diverging"], sample_stats=fields, chain_method=chain_method, last_state=state
+        ),
     )
 
 
@@ -187,7 +186,8 @@ def _potential_gen(spec):
     model = spec.model_fn(spec.objective_form)
     enum = spec.objective_form == "enumerated"
     if enum:
-        from numpyro.contrib.funsor import config_enumerate, enum as enum_handler
+        from numpyro.contrib.funsor import config_enumerate
+        from numpyro.contrib.funsor import enum as enum_handler
 
         model = enum_handler(config_enumerate(model), -spec.structure.max_plate_nesting - 1)
     return lambda *args: partial(potential_energy, model, args, {}, enum=enum)
@@ -197,7 +197,7 @@ def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_de
     """``start(keys, values, data, mask, hyper, target_accept_prob) -> state`` (all chains
     initialised as ``MCMC(NUTS(...))`` does: ``initialize_model`` with ``init_to_median``, or
     ``init_to_value`` at ``values``, or the per-chain ``values`` as initial parameters),
-    ``advance(state, data, mask, hyper) -> (state, (z, fields))`` (``chunk`` transitions, the
+    ``advance(state, data, mask, hyper, target_accept_prob) -> (state, (z, fields))`` (``chunk`` transitions, the
     draws (C, chunk, ...) unconstrained) and ``finish(z, data, hyper)`` (constrained global
     and deterministic sites of draws with a leading axis)."""
     key = (spec, "nuts", mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
@@ -209,10 +209,22 @@ def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_de
 
     def init_chain(init_kernel, z, rng_key, args, target_accept_prob):
         # NumPyro's NUTS defaults, as HMC.init passes them
-        return init_kernel(z, num_warmup, step_size=1.0, inverse_mass_matrix=None, adapt_step_size=True,
-                           adapt_mass_matrix=True, dense_mass=[], target_accept_prob=target_accept_prob,
-                           trajectory_length=None, max_tree_depth=max_tree_depth, find_heuristic_step_size=False,
-                           regularize_mass_matrix=True, model_args=args, rng_key=rng_key)
+        return init_kernel(
+            z,
+            num_warmup,
+            step_size=1.0,
+            inverse_mass_matrix=None,
+            adapt_step_size=True,
+            adapt_mass_matrix=True,
+            dense_mass=[],
+            target_accept_prob=target_accept_prob,
+            trajectory_length=None,
+            max_tree_depth=max_tree_depth,
+            find_heuristic_step_size=False,
+            regularize_mass_matrix=True,
+            model_args=args,
+            rng_key=rng_key,
+        )
 
     def start(keys, values, data, mask, hyper, target_accept_prob):
         args = (data, mask, hyper)
@@ -226,18 +238,25 @@ def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_de
         one = lambda chain, shared: init_chain(init_kernel, *chain, shared[:3], shared[3])  # noqa: E731
         return _over_chains(one, chain_method)((z, rng_key), (*args, target_accept_prob))
 
-    def advance(state, data, mask, hyper):
+    def advance(state, data, mask, hyper, target_accept_prob):
         args = (data, mask, hyper)
         init_kernel, sample_kernel = kernels()
-        # init_kernel sets the kernel's static configuration (adaptation schedule, tree depth);
-        # its value is unused and compiled away
-        jax.eval_shape(lambda s: jax.vmap(lambda z, k: init_chain(init_kernel, z, k, args, 0.8))(s.z, s.rng_key), state)
+        # init_kernel sets the kernel's configuration (adaptation schedule and target, tree
+        # depth), which sample_kernel reads; its value is unused and compiled away
+        jax.eval_shape(
+            lambda s: jax.vmap(lambda z, k: init_chain(init_kernel, z, k, args, target_accept_prob))(s.z, s.rng_key), state
+        )
 
         def chain(state, args):
             def step(state, _):
                 state = sample_kernel(state, model_args=args)
-                fields = dict(diverging=state.diverging, energy=state.energy, num_steps=state.num_steps,
-                              accept_prob=state.accept_prob, step_size=state.adapt_state.step_size)
+                fields = dict(
+                    diverging=state.diverging,
+                    energy=state.energy,
+                    num_steps=state.num_steps,
+                    accept_prob=state.accept_prob,
+                    step_size=state.adapt_state.step_size,
+                )
                 return state, (state.z, fields)
 
             return jax.lax.scan(step, state, None, length=chunk)
@@ -282,7 +301,12 @@ def _over_chains(fn, chain_method: str):
         if devices == 1:
             return one_by_one(chain, shared)
         mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:devices]), ("chains",))
-        return jax.shard_map(one_by_one, mesh=mesh, in_specs=(PartitionSpec("chains"), PartitionSpec()),
-                             out_specs=PartitionSpec("chains"), check_vma=False)(chain, shared)
+        return jax.shard_map(
+            one_by_one,
+            mesh=mesh,
+            in_specs=(PartitionSpec("chains"), PartitionSpec()),
+            out_specs=PartitionSpec("chains"),
+            check_vma=False,
+        )(chain, shared)
 
     return parallel

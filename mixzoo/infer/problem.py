@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from .._validation import check_bool
+from .._constraints import check_arguments, validated
+from .._validation import real_array
 from ._data import DATA_AXIS, DataPlateWeights, data_mesh, full_data_hyperparameters, resolve_marginalise
 from ._structure import ModelStructure, inspect_model, site_transforms
 
@@ -60,8 +61,10 @@ def bucket_size(n: int, multiple: int = 1) -> int:
 def _is_static(value) -> bool:
     """Keyword values that select a program rather than feed it: Python ints, bools, strings,
     ``None`` (``n_components``, ``shared_scale``, ``n_dims``). Floats and arrays are traced."""
-    return value is None or isinstance(value, (bool, np.bool_, str)) or (
-        isinstance(value, numbers.Integral) and not isinstance(value, np.ndarray)
+    return (
+        value is None
+        or isinstance(value, (bool, np.bool_, str))
+        or (isinstance(value, numbers.Integral) and not isinstance(value, np.ndarray))
     )
 
 
@@ -76,8 +79,18 @@ class Spec:
     the likelihood scale apply to the sites in the data plates only.
     """
 
-    def __init__(self, model, static_kwargs: dict, marginalise: str, structure: ModelStructure, observed: str,
-                 data_shape: tuple, dtype, hyper_shapes: tuple, sharded: bool):
+    def __init__(
+        self,
+        model,
+        static_kwargs: dict,
+        marginalise: str,
+        structure: ModelStructure,
+        observed: str,
+        data_shape: tuple,
+        dtype,
+        hyper_shapes: tuple,
+        sharded: bool,
+    ):
         self.model = model
         self.static_kwargs = dict(static_kwargs)
         self.marginalise = marginalise
@@ -87,8 +100,15 @@ class Spec:
         self.dtype = np.dtype(dtype)
         self.sharded = sharded
         self.hyper_shapes = hyper_shapes
-        self.key = (model, tuple(sorted(self.static_kwargs.items())), marginalise, self.data_shape, str(self.dtype),
-                    hyper_shapes, sharded)
+        self.key = (
+            model,
+            tuple(sorted(self.static_kwargs.items())),
+            marginalise,
+            self.data_shape,
+            str(self.dtype),
+            hyper_shapes,
+            sharded,
+        )
         self.constrain, self.unconstrain = site_transforms(structure)
         self._model_fns = {}
 
@@ -183,13 +203,7 @@ def check_new_data(problem: Problem, data, name: str = "data") -> np.ndarray:
     problem's event shape, at least one point. A single point, or repeated points, are valid
     new data (the training data's rules, such as not being constant, do not apply)."""
     event = problem.spec.event_shape
-    try:
-        arr = np.asarray(data)
-    except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be an array of numbers; got {type(data).__name__} ({exc})") from None
-    if arr.dtype.kind not in "biuf" or arr.dtype.kind == "b":
-        raise TypeError(f"{name} must be an array of real numbers; got dtype {arr.dtype}")
-    arr = arr.astype(problem.data.dtype)
+    arr = real_array(data, name, problem.data.dtype)
     if arr.ndim == len(event):  # one point
         arr = arr[None]
     if arr.shape[1:] != event:
@@ -202,7 +216,9 @@ def check_new_data(problem: Problem, data, name: str = "data") -> np.ndarray:
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(arr[idx]) else "inf"
         where = idx[0] if len(idx) == 1 else idx
-        raise ValueError(f"{name} must contain only finite numbers; got {kind} at index {where} ({int(bad.sum())} non-finite value(s))")
+        raise ValueError(
+            f"{name} must contain only finite numbers; got {kind} at index {where} ({int(bad.sum())} non-finite value(s))"
+        )
     return arr
 
 
@@ -235,10 +251,20 @@ def _place(host: np.ndarray, sharded: bool) -> tuple:
 def _respec(spec: Spec, shape: tuple, sharded: bool) -> Spec:
     if tuple(shape) == spec.data_shape and sharded == spec.sharded:
         return spec
-    return Spec(spec.model, spec.static_kwargs, spec.marginalise, spec.structure, spec.observed, shape, spec.dtype,
-                spec.hyper_shapes, sharded)
+    return Spec(
+        spec.model,
+        spec.static_kwargs,
+        spec.marginalise,
+        spec.structure,
+        spec.observed,
+        shape,
+        spec.dtype,
+        spec.hyper_shapes,
+        sharded,
+    )
 
 
+@validated("bind")
 def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None = None, **model_kwargs) -> Problem:
     """Bind ``model`` to ``data`` and its keywords: trace it once, resolve the data-derived
     hyperparameters on the full data, validate and place the data.
@@ -260,9 +286,10 @@ def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None
         raise TypeError(f"model must be a callable model function such as mixzoo.dirichlet_gmm; got {type(model).__name__}")
     if isinstance(data, Problem):
         raise TypeError("data must be an array; got a Problem (pass the problem itself to the driver instead)")
-    if shard_data is not None:
-        check_bool(shard_data, name="shard_data")
     marginalise = resolve_marginalise(model, marginalise)
+    check_arguments(getattr(model, "constraints", {}), model_kwargs)  # a mixzoo model's own table, before tracing
+    if data is not None:
+        real_array(data)  # real numbers (the model checks the shape and the values)
     structure = inspect_model(model, data, model_kwargs)  # the enumerated form; the model validates the data
     host = np.asarray(data, dtype=np.dtype(jnp.result_type(float)))
     fit_kwargs = full_data_hyperparameters(model, host, model_kwargs)

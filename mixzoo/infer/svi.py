@@ -20,14 +20,13 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.infer.util import potential_energy
 
-from .._validation import check_int, check_positive
+from .._constraints import validated
 from . import _programs
 from ._data import resolve_marginalise
 from ._objective import negative_log_joint
 from ._optim import preconditioned_adam, scan_steps
 from ._restarts import restart_values, score
 from ._structure import fitted_sites
-from .map import MAPResult
 from .problem import Problem, as_problem
 from .result import Result
 
@@ -55,6 +54,7 @@ class SVIResult(Result):
     (``guide_params``, ``samples``, ``batch_size`` are also attributes)."""
 
 
+@validated("fit_svi")
 def fit_svi(
     model,
     data=None,
@@ -94,16 +94,6 @@ def fit_svi(
         are drawn from one unsharded copy.
     :returns: :class:`SVIResult`.
     """
-    num_steps = check_int(num_steps, name="num_steps", minimum=1)
-    check_positive(learning_rate, name="learning_rate")
-    num_samples = check_int(num_samples, name="num_samples", minimum=1)
-    n_restarts = check_int(n_restarts, name="n_restarts", minimum=1)
-    check_positive(init_scale, name="init_scale")
-    seed = check_int(seed, name="seed", minimum=0)
-    if init is not None and not isinstance(init, MAPResult):
-        raise TypeError(f"init must be None or a MAPResult from fit_map; got {type(init).__name__}")
-    if batch_size is not None:
-        batch_size = check_int(batch_size, name="batch_size", minimum=1)
     resolve_marginalise(model.model if isinstance(model, Problem) else model, "analytic")  # needs the marginal keyword
     problem = as_problem(model, data, model_kwargs, shard_data=shard_data)
     n = problem.n
@@ -125,10 +115,19 @@ def fit_svi(
 
     run = _program(problem.spec, batch_size if minibatch else None, num_steps, num_samples)
     log_scale = {s: jnp.log(init_scale * v) for s, v in spread.items()}
-    loc, sd, losses, params, samples = jax.device_get(run(
-        start, log_scale, problem.placed, problem.mask, problem.hyper, spread, np.float32(learning_rate),
-        jax.random.PRNGKey(seed), np.int32(n),
-    ))
+    loc, sd, losses, params, samples = jax.device_get(
+        run(
+            start,
+            log_scale,
+            problem.placed,
+            problem.mask,
+            problem.hyper,
+            spread,
+            np.float32(learning_rate),
+            jax.random.PRNGKey(seed),
+            np.int32(n),
+        )
+    )
     return SVIResult(
         problem=problem,
         params=params,

@@ -16,7 +16,7 @@ from numpyro import handlers
 from numpyro.distributions import constraints
 from numpyro.infer import SVI, TraceEnum_ELBO
 
-from .._validation import check_int, check_positive
+from .._constraints import validated
 from . import _programs
 from ._data import DataPlateWeights
 from .map import MAPResult
@@ -37,6 +37,7 @@ class SVIEnumResult(Result):
     is also an attribute)."""
 
 
+@validated("fit_svi_enum")
 def fit_svi_enum(
     model,
     data=None,
@@ -58,23 +59,24 @@ def fit_svi_enum(
         map_result, model = model, None
     if not isinstance(map_result, MAPResult):
         raise TypeError(f"map_result must be a MAPResult from fit_map; got {type(map_result).__name__}")
-    num_steps = check_int(num_steps, name="num_steps", minimum=1)
-    check_positive(learning_rate, name="learning_rate")
-    seed = check_int(seed, name="seed", minimum=0)
     problem = map_result.problem
     if model is not None and getattr(model, "spec", model) is not problem.model and model is not problem:
         raise ValueError("model must be the model map_result was fitted with (or omitted)")
     if data is not None:
         given = np.asarray(data, dtype=problem.data.dtype)
         if given.shape != problem.data.shape or not np.array_equal(given, problem.data):
-            raise ValueError(f"data must be the {problem.n} points map_result was fitted to (or omitted); got shape {given.shape}")
+            raise ValueError(
+                f"data must be the {problem.n} points map_result was fitted to (or omitted); got shape {given.shape}"
+            )
     spec = problem.spec
     globals_ = {s: np.asarray(map_result.params[s]) for s in spec.structure.global_sites}
     run = _program(spec, num_steps)
-    probs, losses = jax.device_get(run(globals_, problem.placed, problem.mask, problem.hyper, np.float32(learning_rate),
-                                       jax.random.PRNGKey(seed)))
-    return SVIEnumResult(problem=problem, params=dict(map_result.params), losses=losses,
-                         info=SVIEnumInfo(assignment_probs=probs[: problem.n]))
+    probs, losses = jax.device_get(
+        run(globals_, problem.placed, problem.mask, problem.hyper, np.float32(learning_rate), jax.random.PRNGKey(seed))
+    )
+    return SVIEnumResult(
+        problem=problem, params=dict(map_result.params), losses=losses, info=SVIEnumInfo(assignment_probs=probs[: problem.n])
+    )
 
 
 def _program(spec, num_steps: int):

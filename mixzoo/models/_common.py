@@ -22,7 +22,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
-from .._validation import check_bool, check_data, check_finite, check_int, check_positive, is_concrete
+from .._validation import check_data, is_concrete
 
 #: Factors that turn the data's spread into the default prior spreads (see module docstring).
 DEFAULT_LOC_SD_FACTOR = 2.0
@@ -39,7 +39,7 @@ def prepare_data(data, n_obs, *, ndim: int):
     if data is None:
         if n_obs is None:
             raise ValueError("n_obs must be given (an integer >= 1) when data is None; got None")
-        return None, check_int(n_obs, name="n_obs", minimum=1)
+        return None, n_obs
     if is_concrete(data):
         arr = check_data(data, ndim=ndim)
         if np.all(arr.std(axis=0) == 0):
@@ -66,10 +66,6 @@ class LocScalePriors(NamedTuple):
 
 def loc_scale_priors(data, *, loc_mean, loc_sd, scale_median, scale_log_sd) -> LocScalePriors:
     """Fill in the data-derived defaults described in the module docstring."""
-    check_finite(loc_mean, name="loc_mean")
-    check_positive(loc_sd, name="loc_sd")
-    check_positive(scale_median, name="scale_median")
-    check_positive(scale_log_sd, name="scale_log_sd")
     if data is None:
         center, spread = 0.0, 1.0
     else:
@@ -118,7 +114,6 @@ def observe(weights, locs, scales, data, n: int, *, marginal: bool) -> None:
     the assignment is summed out analytically by ``MixtureSameFamily`` and there is no
     ``assignment`` site (same posterior over the globals, faster for NUTS and MAP).
     """
-    check_bool(marginal, name="marginal")
     event_dim = jnp.ndim(locs) - 1
     scales = jnp.broadcast_to(scales, jnp.shape(locs))
     with numpyro.plate("data", n):
@@ -126,7 +121,5 @@ def observe(weights, locs, scales, data, n: int, *, marginal: bool) -> None:
             components = dist.Normal(locs, scales).to_event(event_dim)
             numpyro.sample("obs", dist.MixtureSameFamily(dist.Categorical(weights), components), obs=data)
         else:
-            assignment = numpyro.sample(
-                "assignment", dist.Categorical(weights), infer={"enumerate": "parallel"}
-            )
+            assignment = numpyro.sample("assignment", dist.Categorical(weights), infer={"enumerate": "parallel"})
             numpyro.sample("obs", dist.Normal(locs[assignment], scales[assignment]).to_event(event_dim), obs=data)

@@ -6,10 +6,11 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from .._validation import check_int, check_positive
+from .._constraints import validated
 from ._common import loc_scale_priors, observe, prepare_data
 
 
+@validated("diag_gmm")
 def diag_gmm(
     data=None,
     *,
@@ -39,24 +40,19 @@ def diag_gmm(
     Sites: ``weights`` (K,), ``locs`` (K, D), ``scales`` (K, D), ``assignment`` (N,), ``obs`` (N, D).
     """
     data, n = prepare_data(data, n_obs, ndim=2)
-    k = check_int(n_components, name="n_components", minimum=1)
+    k = n_components
     if data is None:
-        d = check_int(2 if n_dims is None else n_dims, name="n_dims", minimum=1)
+        d = 2 if n_dims is None else n_dims
     else:
         d = data.shape[1]
         if n_dims is not None and n_dims != d:
             raise ValueError(f"n_dims must equal the number of data columns ({d}) or be None; got {n_dims}")
-    check_positive(weight_concentration, name="weight_concentration")
-    prior = loc_scale_priors(
-        data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd
-    )
+    prior = loc_scale_priors(data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd)
     event = (d,)
 
     weights = numpyro.sample("weights", dist.Dirichlet(jnp.full(k, weight_concentration, dtype=jnp.result_type(float))))
     with numpyro.plate("components", k):
-        locs = numpyro.sample(
-            "locs", dist.Normal(jnp.broadcast_to(prior.loc_mean, event), prior.loc_sd).to_event(1)
-        )
+        locs = numpyro.sample("locs", dist.Normal(jnp.broadcast_to(prior.loc_mean, event), prior.loc_sd).to_event(1))
         scales = numpyro.sample(
             "scales",
             dist.LogNormal(jnp.broadcast_to(prior.scale_log_median, event), prior.scale_log_sd).to_event(1),

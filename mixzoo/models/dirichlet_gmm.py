@@ -6,10 +6,11 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from .._validation import check_bool, check_int, check_positive
+from .._constraints import validated
 from ._common import loc_scale_priors, observe, prepare_data
 
 
+@validated("dirichlet_gmm")
 def dirichlet_gmm(
     data=None,
     *,
@@ -45,12 +46,8 @@ def dirichlet_gmm(
     ``assignment`` (N,), ``obs`` (N,).
     """
     data, n = prepare_data(data, n_obs, ndim=1)
-    k = check_int(n_components, name="n_components", minimum=1)
-    shared_scale = check_bool(shared_scale, name="shared_scale")
-    check_positive(weight_concentration, name="weight_concentration")
-    prior = loc_scale_priors(
-        data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd
-    )
+    k = n_components
+    prior = loc_scale_priors(data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd)
 
     weights = numpyro.sample("weights", dist.Dirichlet(jnp.full(k, weight_concentration, dtype=jnp.result_type(float))))
     scale_prior = dist.LogNormal(prior.scale_log_median, prior.scale_log_sd)

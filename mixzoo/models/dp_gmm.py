@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from .._validation import check_int, check_positive
+from .._constraints import validated
 from ._common import loc_scale_priors, observe, prepare_data
 
 
@@ -17,6 +17,7 @@ def stick_breaking(sticks):
     return jnp.concatenate([sticks, ones], axis=-1) * jnp.concatenate([ones, remaining], axis=-1)
 
 
+@validated("dp_gmm")
 def dp_gmm(
     data=None,
     *,
@@ -48,12 +49,8 @@ def dp_gmm(
     ``scales`` (T,), ``assignment`` (N,), ``obs`` (N,).
     """
     data, n = prepare_data(data, n_obs, ndim=1)
-    t = check_int(truncation, name="truncation", minimum=2)
-    check_positive(concentration_shape, name="concentration_shape")
-    check_positive(concentration_rate, name="concentration_rate")
-    prior = loc_scale_priors(
-        data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd
-    )
+    t = truncation
+    prior = loc_scale_priors(data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd)
 
     concentration = numpyro.sample("concentration", dist.Gamma(concentration_shape, concentration_rate))
     with numpyro.plate("breaks", t - 1):
