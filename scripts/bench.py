@@ -13,7 +13,10 @@ MAP loss-and-gradient, TraceEnum_ELBO and analytic vs a hand-written jitted kern
 fit many (issue 14): first calls, refits on new data of the same shape, other sizes, against
 scikit-learn in this process; fresh processes with a cold and a warm persistent compilation cache;
 a loop of 400 fits with its memory (full run only); (5) minibatch SVI on 10,000,000 points (full
-run only). Times include compilation unless said otherwise.
+run only); (7) MAP by EM (issue 15): one E-step pass against the machine's exp throughput, the
+DP on seed 000 data at N = 19,000, 1e5, 1e6 (EM first call and warm, Adam, scikit-learn's
+BayesianGaussianMixture at 5, 100 and 1,000 iterations) and galaxy with 100 restarts against
+GaussianMixture(4, n_init=10). Times include compilation unless said otherwise.
 """
 
 from __future__ import annotations
@@ -409,6 +412,124 @@ def bench_refit(quick):
         bench_loop()
 
 
+# ---------------------------------------------------------------- 7. MAP by EM (issue 15)
+def _estep_vs_exp(n, k, reps=10):
+    """Seconds per E-step pass (N = n, K = k, 1-D) and per fused exp over n * k floats."""
+    from mixzoo.infer._em import NormalMixture, estep
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=n).astype(np.float32))
+    mask = jnp.ones(n, bool)
+    mix = NormalMixture(jnp.log(jnp.full(k, 1 / k)), jnp.linspace(-2, 2, k)[:, None], jnp.ones((k, 1)))
+    z = jnp.asarray(rng.normal(size=(n, k)).astype(np.float32))
+    f_exp = jax.jit(lambda z: jnp.sum(jnp.exp(z)))
+    f_e = jax.jit(lambda mix, x, m: estep(mix, x, m, False))
+
+    def per_call(f, *a):
+        jax.block_until_ready(f(*a))
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            jax.block_until_ready(f(*a))
+        return (time.perf_counter() - t0) / reps
+
+    return per_call(f_e, mix, x, mask), per_call(f_exp, z)
+
+
+def bench_em(quick):
+    """fit_map by EM against Adam and scikit-learn (issue 15's rows and targets)."""
+    from sklearn.mixture import BayesianGaussianMixture
+
+    n_pass = 2**17 if quick else 2**20  # 1,048,576 points
+    t_e, t_exp = _estep_vs_exp(n_pass, 10)
+    row(
+        "em",
+        f"one E-step pass, N={n_pass:,}, K=10 (ms)",
+        f"{1e3 * t_e:.1f}",
+        f"fused exp over N*K floats {1e3 * t_exp:.1f} ms: {t_e / t_exp:.1f}x the exp limit; "
+        + ("MET" if t_e <= 3 * t_exp else "NOT MET")
+        + " (target <= 3x)",
+    )
+    if not quick:
+        t_e7, _ = _estep_vs_exp(10 * 2**20, 20, reps=2)
+        rss0 = _memory()[1]
+        t_e7, _ = _estep_vs_exp(10 * 2**20, 20, reps=2)
+        row(
+            "em",
+            "one E-step pass, N=10,485,760, K=20 (s)",
+            f"{t_e7:.2f}",
+            f"chunked: an (N, K) float32 array would be {10 * 2**20 * 20 * 4 / 1e6:.0f} MB; resident memory "
+            f"{_memory()[1] - rss0:+.0f} MB over a second run",
+        )
+
+    truncation = 20
+    fresh = datasets.seed_000(seed=7)[0][:10_000]
+    truth = float(datasets.true_log_density(fresh, datasets.SEED_000).mean())
+    row("em", "held-out avg log-lik of the true mixture (nats)", f"{truth:.4f}", "10,000 fresh points")
+    for base in [200] if quick else [1000, 5264, 52632]:
+        x, _ = datasets.seed_000(base=base)
+        x2, _ = datasets.seed_000(base=base, seed=1)  # new data of the same shape
+        label = f"N={x.size:,}"
+        first, t_first = timed(fit_map, dp_gmm, x, truncation=truncation, method="em")
+        warm, t_warm = timed(fit_map, dp_gmm, x2, truncation=truncation, method="em")
+        gap = truth - avg_loglik(warm.params, fresh)
+        row(
+            "em",
+            f"{label} fit_map EM (defaults): 1st call / warm (s)",
+            f"{t_first:.2f} / {t_warm:.2f}",
+            f"log-lik gap to truth {gap:+.4f}; {warm.info.n_iter} iterations, concentration {float(warm.params['concentration']):.2f}",
+        )
+        adam_kw = {} if x.size <= 100_000 else dict(n_best=2, num_steps=300)
+        adam, t_adam = timed(fit_map, dp_gmm, x2, truncation=truncation, method="adam", **adam_kw)
+        row(
+            "em",
+            f"{label} fit_map Adam {adam_kw or '(defaults)'}, warm (s)",
+            f"{t_adam:.2f}",
+            f"log-lik gap to truth {truth - avg_loglik(adam.params, fresh):+.4f}",
+        )
+        sk_times = {}
+        for max_iter in (5, 100) if quick or x.size > 100_000 else (5, 100, 1000):
+            sk = BayesianGaussianMixture(
+                n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0
+            )
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sk.fit(x[:, None])
+            sk_times[max_iter] = time.perf_counter() - t0
+            row(
+                "em",
+                f"{label} sklearn BayesianGaussianMixture(dirichlet_process, 20), max_iter={max_iter} (s)",
+                f"{sk_times[max_iter]:.2f}",
+                f"log-lik gap to truth {truth - float(sk.score(fresh[:, None])):+.4f}",
+            )
+        speedup = sk_times[5] / t_warm
+        if base == 5264:
+            met = speedup >= 10 and abs(gap) <= 0.001
+            row(
+                "em",
+                "target: warm DP fit at 1e5 >= 10x sklearn's 5 iterations, gap <= 0.001 nats",
+                f"{_ratio(speedup)}",
+                ("MET" if met else "NOT MET") + f" (gap {gap:+.4f})",
+            )
+        elif base == 52632:
+            row("em", "target: warm DP fit at 1e6 < 1 s", f"{t_warm:.2f} s", "MET" if t_warm < 1 else "NOT MET")
+        else:
+            row("em", f"{label} speed-up over sklearn max_iter=5", _ratio(speedup))
+
+    g = datasets.load("galaxy")
+    fit_map(dirichlet_gmm, g * 2 + 1, n_components=4, method="em")  # compile
+    em, t_em = timed(fit_map, dirichlet_gmm, g, n_components=4, method="em")
+    _sk_gmm(g)
+    sk, t_sk = timed(_sk_gmm, g)
+    row(
+        "em",
+        "galaxy K=4, 100 restarts: fit_map EM warm / GaussianMixture(4, n_init=10) (s)",
+        f"{t_em:.3f} / {t_sk:.3f}",
+        ("MET" if t_em < t_sk else "NOT MET") + f" (target faster); log posterior {-float(em.losses[-1]):.2f}, "
+        f"sklearn mean log-lik {float(sk.score(g[:, None])):.4f} vs EM's plug-in {float(np.mean(datasets.true_log_density(g, em.params))):.4f}",
+    )
+
+
 FRESH = """
 import time, sys
 t0 = time.perf_counter()
@@ -515,7 +636,7 @@ def main(argv=None):
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=("restarts", "step", "dp", "nuts", "refit", "1e7"),
+        choices=("restarts", "step", "dp", "nuts", "refit", "1e7", "em"),
         help="run only these sections, in this order (default: all)",
     )
     parser.add_argument("--restart-order", choices=("loop", "mixzoo"), help=argparse.SUPPRESS)
@@ -539,6 +660,7 @@ def main(argv=None):
         "nuts": bench_nuts,
         "refit": bench_refit,
         "1e7": lambda quick: None if quick else bench_ten_million(),
+        "em": bench_em,
     }
     for name in args.sections or list(sections):
         sections[name](args.quick)

@@ -190,3 +190,23 @@ def test_newton_ascent_maximises_a_concave_quadratic_and_never_descends():
     # a convex function: no ascent direction from its minimum, the start is kept
     v, value = _em.newton_ascent(lambda v: jnp.sum(v**2), jnp.zeros(2))
     np.testing.assert_array_equal(v, 0.0)
+
+
+def test_screening_on_a_subsample(monkeypatch):
+    """On more than SCREEN_POINTS points the starts are screened on a random subsample (the
+    likelihood scaled by N / M) and the kept candidates run on all the data: the same MAP as
+    screening on all the data (seed 001, 1,200 points, a subsample of 256), its losses the
+    full-data iterations only, never decreasing."""
+    from mixzoo.infer import map as map_module
+
+    x = datasets.seed_001(n=1200)[0]
+    kw = dict(n_components=2, method="em", n_restarts=16, n_screen=8, n_best=2)
+    full = fit_map(dirichlet_gmm, x, **kw)
+    monkeypatch.setattr(map_module, "SCREEN_POINTS", 256)
+    sub = fit_map(dirichlet_gmm, x, **kw)
+    assert sub.info.converged and sub.losses.size == sub.info.n_iter
+    log_post = -np.asarray(sub.losses, dtype=np.float64)
+    assert np.diff(log_post).min() >= -4 * np.finfo(np.float32).eps * np.abs(log_post).max()
+    np.testing.assert_allclose(-sub.losses[-1], -full.losses[-1], rtol=1e-5)
+    order = np.argsort(sub.params["locs"]), np.argsort(full.params["locs"])
+    np.testing.assert_allclose(sub.params["locs"][order[0]], full.params["locs"][order[1]], atol=1e-3)

@@ -176,22 +176,25 @@ def test_catch_all_model_gets_only_what_it_is_given():
     assert accepts(dirichlet_gmm, "loc_mean") and supports_marginal(dirichlet_gmm)
 
 
-def test_degenerate_dp_map_warns():
-    """Galaxy (82 points): Adam's DP MAP climbs to a concentration below 1 with two
-    components, a point on an unbounded climb: one DegenerateMAPWarning. EM's fit (a mode with
-    concentration above 1) and a finite mixture do not warn."""
+def test_degenerate_dp_map_warns(monkeypatch):
+    """Galaxy (82 points), a truncated DP: from restart seed 1 Adam climbs to a concentration
+    below 1 with two components, a point on an unbounded climb (one DegenerateMAPWarning, the
+    concentration read from the Beta sticks' distribution); from seed 0 it ends at a
+    concentration above 1 (no warning), and with 41 points per component above the
+    points-per-component bound, neither does the climb."""
     import warnings
 
     from mixzoo import DegenerateMAPWarning, datasets
+    from mixzoo.infer import map as map_module
     from mixzoo.infer.map import stick_concentration
 
     g = datasets.load("galaxy")
-    light = dict(n_restarts=16, n_screen=4, n_best=2)
+    kw = dict(truncation=6, method="adam", n_restarts=8, n_screen=4, n_best=1, num_steps=300)
     with pytest.warns(DegenerateMAPWarning, match=r"concentration ended at 0\.\d+ < 1, where the MAP objective is unbounded"):
-        fit = fit_map(dp_gmm, g, truncation=10, method="adam")  # the default restarts find the climb
+        fit = fit_map(dp_gmm, g, seed=1, **kw)
     assert stick_concentration(fit.problem, fit.params) == pytest.approx(float(fit.params["concentration"]))
     with warnings.catch_warnings():
         warnings.simplefilter("error", DegenerateMAPWarning)
-        em = fit_map(dp_gmm, g, truncation=10, method="em", **light)
-        assert em.params["concentration"] > 1
-        fit_map(dirichlet_gmm, g, n_components=4, weight_concentration=0.5, num_steps=300, **light)
+        assert fit_map(dp_gmm, g, seed=0, **kw).params["concentration"] > 1
+        monkeypatch.setattr(map_module, "MIN_POINTS_PER_COMPONENT", 40)
+        assert fit_map(dp_gmm, g, seed=1, **kw).params["concentration"] < 1

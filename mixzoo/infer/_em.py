@@ -272,10 +272,11 @@ STEP_MAX0, STEP_FACTOR = 1.0, 4.0
 
 
 def em_run(spec, max_iter: int):
-    """``run(u, data, mask, hyper, spread, tol, limit) -> (u, log_posts, n_iter, converged)`` for
-    one candidate (vmap it): accelerated EM from the unconstrained values ``u`` (site name ->
+    """``run(u, data, mask, hyper, spread, tol, limit, scale) -> (u, log_posts, n_iter, converged)``
+    for one candidate (vmap it): accelerated EM from the unconstrained values ``u`` (site name ->
     value) for at most ``limit`` (<= ``max_iter``, traced) iterations, stopping when the log
-    posterior changes by at most ``tol`` (relative). ``log_posts`` (max_iter,): the log posterior
+    posterior changes by at most ``tol`` (relative); the likelihood's statistics are multiplied by
+    ``scale`` (N / M when ``data`` are a subsample of M of N points, else 1). ``log_posts`` (max_iter,): the log posterior
     at the start of each iteration (NaN past ``n_iter``); the returned ``u`` is the point of the
     last entry.
 
@@ -292,21 +293,22 @@ def em_run(spec, max_iter: int):
     def log_post_terms(u, data, hyper):
         return _site_terms(spec, spec.constrain(u), data, hyper)
 
-    def run(u, data, mask, hyper, spread, tol, limit):
+    def run(u, data, mask, hyper, spread, tol, limit, scale):
         flat0, unravel = ravel_pytree(u)
-        scale, _ = ravel_pytree(spread)
+        spread_flat, _ = ravel_pytree(spread)
 
         def update(flat):
             """(log posterior at ``flat``, one EM step from it)."""
             log_prior, mix = log_post_terms(unravel(flat), data, hyper)
             stats = estep(mix, data, mask, spec.sharded)
+            stats = stats._replace(n=stats.n * scale, s1=stats.s1 * scale, s2=stats.s2 * scale, loglik=stats.loglik * scale)
 
             def q(v):
-                terms = log_post_terms(unravel(flat + v * scale), data, hyper)
+                terms = log_post_terms(unravel(flat + v * spread_flat), data, hyper)
                 return expected_log_joint_gain(terms[0], terms[1], log_prior, mix, stats)
 
             step, _ = newton_ascent(q, jnp.zeros_like(flat))
-            return log_prior + stats.loglik, flat + step * scale
+            return log_prior + stats.loglik, flat + step * spread_flat
 
         # One pass over the data per loop step, ``update`` traced once: the cycle is a state
         # machine. Phase 0 updates theta1 (giving theta2 and the extrapolation), phase 1 the
@@ -316,9 +318,9 @@ def em_run(spec, max_iter: int):
             phase, x, flat, flat1, value1, flat2, bound, full, prev, i, _, trace = carry
             value, mx = update(x)
             # phase 0: x = theta1
-            r, v = (x - flat) / scale, (mx - 2 * x + flat) / scale
+            r, v = (x - flat) / spread_flat, (mx - 2 * x + flat) / spread_flat
             a = jnp.clip(jnp.sqrt(jnp.sum(r**2) / jnp.maximum(jnp.sum(v**2), jnp.finfo(x.dtype).tiny)), 1.0, bound)
-            jump = flat + (2 * a * r + a**2 * v) * scale
+            jump = flat + (2 * a * r + a**2 * v) * spread_flat
             # phase 1: x = the extrapolated point, kept when its log posterior is at least theta1's
             ok = jnp.isfinite(value) & (value >= value1) & jnp.all(jnp.isfinite(mx))
             # a step at the bound: the bound grows when the step is kept, shrinks when it is not

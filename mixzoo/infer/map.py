@@ -153,7 +153,9 @@ def fit_map(
     group = screen_width(len(screened), width, spec)
     start = {s: np.asarray(v)[screened] for s, v in starts.items()}
     if method == "em":
-        kept, sites, weights, losses, n_iter, converged = _em_candidates(problem, start, spread, (group, width), max_iter, tol)
+        kept, sites, weights, losses, n_iter, converged = _em_candidates(
+            problem, start, spread, (group, width), max_iter, tol, seed
+        )
         grad_norms = None
     else:
         kept, sites, weights, losses, grad_norms = _adam_candidates(
@@ -272,48 +274,62 @@ def _adam_candidates(problem, start: dict, spread: dict, widths: tuple, num_step
 
 #: EM iterations (SQUAREM cycles, three passes over the data each) that screen the starts.
 SCREEN_ITERS = 4
+#: On more points than this, EM screens the starts on a random subsample of this many points
+#: (the likelihood scaled by N / M); the kept candidates then run on all the data.
+SCREEN_POINTS = 2**14
 
 
-def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: int, tol: float):
-    """Screen the starts by ``SCREEN_ITERS`` EM iterations (``widths[0]`` side by side), run the
-    ``widths[1]`` best to convergence: kept indices, their site values and weights, losses
-    (kept, <= max_iter) (minus the log posterior per iteration, NaN past the end), numbers of
-    iterations and convergence flags."""
+def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: int, tol: float, seed: int):
+    """Screen the starts by ``SCREEN_ITERS`` EM iterations (``widths[0]`` side by side; on a
+    random subsample of ``SCREEN_POINTS`` points when there are more), run the ``widths[1]``
+    best to convergence on all the data: kept indices, their site values and weights, losses
+    (kept, <= max_iter) (minus the log posterior per iteration, NaN past the end; the
+    subsample's iterations are left out), numbers of iterations and convergence flags."""
     group, width = widths
-    spec = problem.spec
     args = (problem.placed, problem.mask, problem.hyper, spread, np.float32(tol))
     screen_iters = min(SCREEN_ITERS, max_iter)
+    subsampled = problem.n > SCREEN_POINTS
+    if subsampled:
+        pick = np.sort(np.random.default_rng(seed).choice(problem.n, SCREEN_POINTS, replace=False))
+        screening = problem.with_data(problem.data[pick], shard=False)
+        screen_args = (screening.placed, screening.mask, screening.hyper, spread, np.float32(tol))
+        screen_scale = np.float32(problem.n / SCREEN_POINTS)
+        group = screen_width(jax.tree_util.tree_leaves(start)[0].shape[0], width, screening.spec)
+    else:
+        screening, screen_args, screen_scale = problem, args, np.float32(1)
     n = jax.tree_util.tree_leaves(start)[0].shape[0]
     order = np.concatenate([np.arange(n), np.zeros(-n % group, dtype=int)])
     results = []
-    run = _em_program(spec, group, max_iter)  # the final program itself when group == width
+    run = _em_program(screening.spec, group, max_iter)  # the final program itself when group == width
     for g in order.reshape(-1, group):
-        results.append(jax.device_get(run({s: v[g] for s, v in start.items()}, *args, np.int32(screen_iters))))
+        chunk = {s: v[g] for s, v in start.items()}
+        results.append(jax.device_get(run(chunk, *screen_args, np.int32(screen_iters), screen_scale)))
     theta, trace, n_done, settled = jax.tree_util.tree_map(lambda *v: np.concatenate(v)[:n], *results)
     last = trace[np.arange(n), n_done - 1]
     kept = np.argsort(-np.nan_to_num(last, nan=-np.inf), kind="stable")[:width]
     theta = {s: v[kept] for s, v in theta.items()}
-    run = _em_program(spec, width, max_iter)
-    limit = np.int32(max_iter - screen_iters + 1)
-    theta, more, n_more, converged = jax.device_get(run(theta, *args, limit))
+    run = _em_program(problem.spec, width, max_iter)
+    limit = np.int32(max_iter if subsampled else max_iter - screen_iters + 1)
+    theta, more, n_more, converged = jax.device_get(run(theta, *args, limit, np.float32(1)))
     losses = np.full((width, max_iter), np.nan, np.float32)
     for i, k in enumerate(kept):
-        path = np.concatenate([trace[k, : n_done[k]], more[i, 1 : n_more[i]]])
+        path = more[i, : n_more[i]] if subsampled else np.concatenate([trace[k, : n_done[k]], more[i, 1 : n_more[i]]])
         losses[i, : path.size] = -path
-    n_iter = n_done[kept] + n_more - 1
-    converged = converged | settled[kept]  # a start that converged while screened stays converged
+    n_iter = n_more if subsampled else n_done[kept] + n_more - 1
+    if not subsampled:
+        converged = converged | settled[kept]  # a start that converged while screened stays converged
     sites, weights = jax.device_get(_finish_program(problem, width)(theta, problem.placed, problem.hyper))
     return kept, sites, weights, losses, n_iter, converged
 
 
 def _em_program(spec, width: int, max_iter: int):
-    """``run(theta, data, mask, hyper, spread, tol, limit) -> (theta, log_posts, n_iter,
+    """``run(theta, data, mask, hyper, spread, tol, limit, scale) -> (theta, log_posts, n_iter,
     converged)`` for ``width`` candidates side by side (constrained values in and out)."""
     one = em_run(spec, max_iter)
 
-    def run(theta, data, mask, hyper, spread, tol, limit):
+    def run(theta, data, mask, hyper, spread, tol, limit, scale):
         def single(theta):
-            u, trace, n_iter, converged = one(spec.unconstrain(theta), data, mask, hyper, spread, tol, limit)
+            u, trace, n_iter, converged = one(spec.unconstrain(theta), data, mask, hyper, spread, tol, limit, scale)
             return spec.constrain(u), trace, n_iter, converged
 
         return jax.vmap(single)(theta)
