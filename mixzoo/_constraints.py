@@ -391,7 +391,46 @@ CONSTRAINTS = {
         "z": Checked("a 2-D array (S draws, N points) of integer labels >= 0", (np.zeros(3, int), r"z must be a 2-D array")),
         "loss": Options("binder", "vi"),
     },
+    "relabel_permutations": {
+        "values": Checked(
+            "a dict name -> draws (C, S, K, ...) of component-indexed variables",
+            ({}, r"values must hold at least one component-indexed variable; got none"),
+        ),
+        "reference": Checked(
+            "None, a dict of (K, ...) values or a draw index",
+            ("pivot", r"reference must be None, a MAPResult, a dict of \(K, \.\.\.\) values or a draw index"),
+        ),
+        "lp": Checked(
+            "None or the (C, S) log density of the draws", (np.zeros(3), r"lp must be None or an array of shape \(2, 3\)")
+        ),
+    },
     # data sets
+    "available": {},
+    "tutorial_data": {},
+    "true_log_density": {
+        "x": Checked("1-D points of shape (N,)", (np.zeros((2, 2)), r"x must be 1-D points of shape \(N,\); got shape \(2, 2\)")),
+        "truth": Checked(
+            "a dict of 'weights', 'locs' and 'scales', each of shape (K,)", ({"locs": 1}, r"truth must be a dict of")
+        ),
+    },
+    # files
+    "read_csv": {
+        "path": Checked("the path of a CSV file with a header row", ("nope.csv", r"data file 'nope.csv' does not exist")),
+        "columns": Checked("None or names of the file's columns", (["zz"], r"columns \['zz'\] not found")),
+        "min_rows": Integer(1),
+    },
+    "load_data": {
+        "source": Checked("a bundled data set or a CSV path", ("galaxies", r"data must be a bundled data set")),
+        "columns": Checked("None or column names", (["zz"], r"columns \['zz'\] not found in data set")),
+    },
+    "check_output_free": {
+        "path": Checked("None or a folder that does not exist (unless overwrite)", (".", r"output folder '\.' already exists")),
+        "overwrite": Boolean(),
+    },
+    "atomic_output_dir": {
+        "path": Checked("a folder that does not exist (unless overwrite)", (".", r"output folder '\.' already exists")),
+        "overwrite": Boolean(),
+    },
     "load": {
         "name": Checked("the name of a bundled data set", ("nope", r"name must be one of .*; got 'nope'")),
         "columns": Checked("None or column names of the data set", (["nope"], r"columns must be among")),

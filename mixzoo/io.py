@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from . import _interrupt
+from ._constraints import validated
 from .datasets import DATASETS, load
 
 MISSING = {"", "na", "nan", "null", "none", "?"}
 
 
+@validated("read_csv")
 def read_csv(path, columns=None, *, min_rows: int = 2) -> tuple[np.ndarray, list]:
     """Read numeric columns of a CSV file with a header row.
 
@@ -75,6 +77,7 @@ def read_csv(path, columns=None, *, min_rows: int = 2) -> tuple[np.ndarray, list
     return (values[:, 0] if values.shape[1] == 1 else values), wanted
 
 
+@validated("load_data")
 def load_data(source: str, columns=None) -> tuple[np.ndarray, list, str]:
     """A bundled data set name (see :func:`mixzoo.datasets.available`) or a CSV path.
 
@@ -94,12 +97,14 @@ def load_data(source: str, columns=None) -> tuple[np.ndarray, list, str]:
     return values, names, Path(source).stem
 
 
+@validated("check_output_free")
 def check_output_free(path, *, overwrite: bool = False) -> None:
     """Raise ``FileExistsError`` if ``path`` exists and ``overwrite`` is not set."""
     if path is not None and Path(path).exists() and not overwrite:
         raise FileExistsError(f"output folder {str(path)!r} already exists; choose another --out or pass --overwrite")
 
 
+@validated("atomic_output_dir")
 @contextlib.contextmanager
 def atomic_output_dir(path, *, overwrite: bool = False):
     """Yield a temporary folder beside ``path``; on success it is renamed to ``path``.

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import mixzoo
+import mixzoo.io
 from mixzoo import datasets, diagnostics, plotting
 from mixzoo._constraints import CONSTRAINTS, Checked
 
@@ -24,14 +25,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def fits():
+def fits(tmp_path_factory):
     """A MAP fit and a tiny NUTS fit of the tutorial data (the NUTS fit shared with the
-    diagnostics tests on their xdist worker), and its InferenceData."""
+    diagnostics tests on their xdist worker), its InferenceData, a CSV file and an output path."""
     from diagnostics_fits import tutorial_nuts
 
     _, nuts = tutorial_nuts()
     fit = mixzoo.fit_map(mixzoo.dirichlet_gmm, X, n_components=2, n_restarts=2, num_steps=2)
-    return {"map": fit, "nuts": nuts, "idata": diagnostics.to_arviz(nuts)}
+    folder = tmp_path_factory.mktemp("constraints")
+    (folder / "x.csv").write_text("x,y\n1,2\n3,4\n5,7\n")
+    return {
+        "map": fit,
+        "nuts": nuts,
+        "idata": diagnostics.to_arviz(nuts),
+        "csv": str(folder / "x.csv"),
+        "out": str(folder / "out"),
+    }
 
 
 def _callers(f):
@@ -57,6 +66,14 @@ def _callers(f):
         "cluster_counts": (diagnostics.cluster_counts, {"z": Z}),
         "point_partition": (diagnostics.point_partition, {"z": Z}),
         "summarize_partitions": (diagnostics.summarize_partitions, {"z": Z}),
+        "relabel_permutations": (diagnostics.relabel_permutations, {"values": {"locs": np.zeros((2, 3, 2))}}),
+        "available": (datasets.available, {}),
+        "tutorial_data": (datasets.tutorial_data, {}),
+        "true_log_density": (datasets.true_log_density, {"x": X, "truth": datasets.SEED_001}),
+        "read_csv": (mixzoo.io.read_csv, {"path": f["csv"]}),
+        "load_data": (mixzoo.io.load_data, {"source": "galaxy"}),
+        "check_output_free": (mixzoo.io.check_output_free, {"path": None}),
+        "atomic_output_dir": (lambda **kw: mixzoo.io.atomic_output_dir(**kw).__enter__(), {"path": f["out"]}),
         "load": (datasets.load, {"name": "galaxy"}),
         "seed_000": (datasets.seed_000, {}),
         "seed_001": (datasets.seed_001, {}),
@@ -106,7 +123,12 @@ PUBLIC = {
             "plot_training",
         )
     },
-    **{d: ("mixzoo.datasets", d) for d in ("load", "seed_000", "seed_001", "seed_004")},
+    **{
+        d: ("mixzoo.datasets", d)
+        for d in ("load", "seed_000", "seed_001", "seed_004", "available", "tutorial_data", "true_log_density")
+    },
+    "relabel_permutations": ("mixzoo.diagnostics", "relabel_permutations"),
+    **{f: ("mixzoo.io", f) for f in ("read_csv", "load_data", "check_output_free", "atomic_output_dir")},
 }
 
 
@@ -118,7 +140,12 @@ def test_every_public_function_has_a_table():
         for n in exported
         if inspect.isfunction(getattr(mixzoo, n, None) or getattr(diagnostics, n, None) or getattr(plotting, n, None))
     }
-    functions -= {"relabel_permutations"}  # a helper of relabel taking arrays it checks itself (tested in test_diagnostics)
+    for module in (datasets, mixzoo.io):
+        functions |= {
+            n
+            for n, v in vars(module).items()
+            if inspect.isfunction(v) and v.__module__ == module.__name__ and not n.startswith("_")
+        }
     assert functions <= set(CONSTRAINTS), functions - set(CONSTRAINTS)
 
 
@@ -147,7 +174,7 @@ def test_bad_value_is_refused(fits, name, arg, i):
         shown = repr(value) if isinstance(value, (str, int, float, complex, type(None))) else type(value).__name__
         pattern = re.escape(f"{arg} must be {rule.text}; got {shown}")
     try:
-        with pytest.raises((TypeError, ValueError), match=pattern):
+        with pytest.raises((TypeError, ValueError, FileExistsError, FileNotFoundError), match=pattern):
             call(**{arg: value})
     finally:
         plt.close("all")

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._constraints import validated
+from .._validation import real_array
 
 
 class DatasetInfo(NamedTuple):
@@ -70,6 +71,7 @@ DATASETS = {
 }
 
 
+@validated("available")
 def available() -> dict:
     """Name -> one-line description with units of every bundled data set."""
     return {name: f"{info.description} [{', '.join(info.columns)}; {info.units}]" for name, info in DATASETS.items()}
@@ -139,16 +141,26 @@ def seed_004(seed: int = 0, n: int = 3000):
     return _simulate(seed, sizes, lambda rng, z: rng.normal(SEED_004["locs"][z], SEED_004["scales"][z]))
 
 
+@validated("tutorial_data")
 def tutorial_data() -> np.ndarray:
     """The NumPyro GMM tutorial's five points [0, 1, 10, 11, 12]."""
     return np.array([0.0, 1.0, 10.0, 11.0, 12.0])
 
 
+@validated("true_log_density")
 def true_log_density(x, truth) -> np.ndarray:
     """Pointwise log density, shape (N,), of a 1-D normal mixture ``truth`` (dict of weights,
     locs, scales, each (K,)) at ``x`` (N,). Components of weight 0 contribute nothing (their log
     weight is -inf, without a warning)."""
-    x = np.asarray(x, dtype=float)[:, None]
+    x = real_array(x, "x")
+    if x.ndim != 1:
+        raise ValueError(f"x must be 1-D points of shape (N,); got shape {x.shape}")
+    if not isinstance(truth, dict) or any(np.ndim(truth.get(k)) != 1 for k in ("weights", "locs", "scales")):
+        raise ValueError(
+            "truth must be a dict of 'weights', 'locs' and 'scales', each of shape (K,); got "
+            + (f"keys {sorted(truth)}" if isinstance(truth, dict) else type(truth).__name__)
+        )
+    x = x[:, None]
     comp = -0.5 * ((x - truth["locs"]) / truth["scales"]) ** 2 - np.log(truth["scales"] * np.sqrt(2 * np.pi))
     with np.errstate(divide="ignore"):
         log_weights = np.log(truth["weights"])

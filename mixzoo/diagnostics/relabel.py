@@ -52,6 +52,7 @@ def relabel(x, reference=None):
     return _apply(x, perm)
 
 
+@validated("relabel_permutations")
 def relabel_permutations(values: Mapping[str, np.ndarray], reference=None, lp=None) -> np.ndarray:
     """The permutation of each draw, shape (C, S, K): relabelled[c, s, k] = raw[c, s, perm[c, s, k]].
 
@@ -66,6 +67,8 @@ def relabel_permutations(values: Mapping[str, np.ndarray], reference=None, lp=No
     if len(set(shapes.values())) != 1 or len(next(iter(shapes.values()))) != 3:
         raise ValueError(f"values must all have shape (C, S, K, ...) with the same C, S, K; got {shapes}")
     c, s, k = next(iter(shapes.values()))
+    if lp is not None and np.shape(lp) != (c, s):
+        raise ValueError(f"lp must be None or an array of shape ({c}, {s}), the draws' log density; got shape {np.shape(lp)}")
     feats = np.concatenate([np.asarray(v, float).reshape(c * s, k, -1) for v in values.values()], axis=-1)
     spread = feats.std(axis=(0, 1))
     spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
