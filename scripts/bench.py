@@ -161,8 +161,22 @@ def _ratio(r: float) -> str:
     return f"{r:.1f}x" if r >= 0.95 else f"{r:.2f}x"
 
 
-def bench_dp(quick):
+def _sk_dp(x, truncation, max_iter):
+    """scikit-learn's BayesianGaussianMixture(dirichlet_process, truncation) fitted to 1-D ``x``
+    with ``max_iter`` iterations (its not-converged warning silenced): (estimator, seconds)."""
     from sklearn.mixture import BayesianGaussianMixture
+
+    sk = BayesianGaussianMixture(
+        n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0
+    )
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk.fit(x[:, None])
+    return sk, time.perf_counter() - t0
+
+
+def bench_dp(quick):
 
     truncation = 20
     fresh = datasets.seed_000(seed=7)[0][:10_000]
@@ -189,14 +203,7 @@ def bench_dp(quick):
         # held-out log-likelihood); capped at 20 iterations at N = 1e6 (a lower bound)
         sk_runs = {}
         for max_iter in ((5, 100) if quick else (5, 100, 1000)) if x.size <= 100_000 else (20,):
-            sk = BayesianGaussianMixture(
-                n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0
-            )
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sk.fit(x[:, None])
-            t_sk = time.perf_counter() - t0
+            sk, t_sk = _sk_dp(x, truncation, max_iter)
             ll_sk = float(sk.score(fresh[:, None]))
             sk_runs[max_iter] = (t_sk, ll_sk)
             conv = f"converged in {sk.n_iter_} iter" if sk.converged_ else f"not converged in {sk.n_iter_} iter"
@@ -437,7 +444,6 @@ def _estep_vs_exp(n, k, reps=10):
 
 def bench_em(quick):
     """fit_map by EM against Adam and scikit-learn (issue 15's rows and targets)."""
-    from sklearn.mixture import BayesianGaussianMixture
 
     n_pass = 2**17 if quick else 2**20  # 1,048,576 points
     t_e, t_exp = _estep_vs_exp(n_pass, 10)
@@ -488,14 +494,7 @@ def bench_em(quick):
         )
         sk_times = {}
         for max_iter in (5, 100) if quick or x.size > 100_000 else (5, 100, 1000):
-            sk = BayesianGaussianMixture(
-                n_components=truncation, weight_concentration_prior_type="dirichlet_process", max_iter=max_iter, random_state=0
-            )
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sk.fit(x[:, None])
-            sk_times[max_iter] = time.perf_counter() - t0
+            sk, sk_times[max_iter] = _sk_dp(x, truncation, max_iter)
             row(
                 "em",
                 f"{label} sklearn BayesianGaussianMixture(dirichlet_process, 20), max_iter={max_iter} (s)",
