@@ -190,8 +190,11 @@ def test_degenerate_dp_map_warns(monkeypatch):
 
     g = datasets.load("galaxy")
     kw = dict(truncation=6, method="adam", n_restarts=8, n_screen=4, n_best=1, num_steps=300)
-    with pytest.warns(DegenerateMAPWarning, match=r"concentration ended at 0\.\d+ < 1, where the MAP objective is unbounded"):
+    with pytest.warns(
+        DegenerateMAPWarning, match=r"concentration ended at 0\.\d+ < 1, where the MAP objective is unbounded"
+    ) as record:
         fit = fit_map(dp_gmm, g, seed=1, **kw)
+    assert record[0].filename == __file__  # the warning points at the caller's line, past the argument checks
     assert stick_concentration(fit.problem, fit.params) == pytest.approx(float(fit.params["concentration"]))
     with warnings.catch_warnings():
         warnings.simplefilter("error", DegenerateMAPWarning)

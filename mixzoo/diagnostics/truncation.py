@@ -61,7 +61,7 @@ def check_truncation(x, *, threshold: float = DEFAULT_THRESHOLD, warn: bool = Tr
             f"Dirichlet process. Refit with a larger truncation (e.g. truncation={2 * t}) until the "
             "last component's weight is negligible.",
             TruncationWarning,
-            stacklevel=2,
+            stacklevel=3,  # past check_truncation and its @validated wrapper
         )
     return TruncationCheck(last_weight=last, mean=mean, upper=upper, truncation=t, threshold=float(threshold), ok=ok)
 

@@ -176,7 +176,7 @@ def fit_map(
             "unbounded at the edge of the simplex. Use weight_concentration >= 1, fewer components, more "
             "n_best candidates, or fit_nuts.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,  # past fit_map and its @validated wrapper: the caller's line
         )
     pick = functools.partial(jax.tree_util.tree_map, lambda v: np.asarray(v[chosen]))
     params = pick(sites)
@@ -186,7 +186,7 @@ def fit_map(
             f"fit_map: EM stopped at max_iter={max_iter} iterations before the log posterior changed by less than "
             f"tol={tol:g} (relative); the fit may not be at the MAP yet. Increase max_iter, or loosen tol.",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return MAPResult(
         problem=problem,
@@ -235,7 +235,7 @@ def _warn_if_degenerate_sticks(problem, params: dict, weights: np.ndarray) -> No
         f"with {problem.n / occupied:.0f} points per occupied component ({occupied} of {weights.size}); the fit is a point on "
         "a climb, not a mode. Use fit_nuts for the posterior, or a finite mixture (dirichlet_gmm, diag_gmm) for a point fit.",
         DegenerateMAPWarning,
-        stacklevel=3,
+        stacklevel=4,  # past this helper, fit_map and its @validated wrapper
     )
 
 
