@@ -1,4 +1,5 @@
-"""Argument checks shared by the models and the drivers.
+"""Data checks shared by the models and the drivers (the other arguments are checked from the
+table of :mod:`mixzoo._constraints`).
 
 Every check raises ``ValueError`` or ``TypeError`` with a message that names the
 argument, says what it must be and shows what it got. Checks run on concrete
@@ -6,8 +7,6 @@ values only (never on JAX tracers), so they happen before any tracing.
 """
 
 from __future__ import annotations
-
-import numbers
 
 import numpy as np
 
@@ -43,6 +42,19 @@ def real_array(data, name: str = "data", dtype=float) -> np.ndarray:
     return arr.astype(dtype)
 
 
+def require_finite(arr: np.ndarray, name: str = "data") -> None:
+    """Raise naming the first NaN or inf of ``arr`` (its index: an int for 1-D, else a tuple)
+    and how many there are."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(arr[idx]) else "inf"
+        where = idx[0] if len(idx) == 1 else idx
+        raise ValueError(
+            f"{name} must contain only finite numbers; got {kind} at index {where} ({int(bad.sum())} non-finite value(s))"
+        )
+
+
 def check_data(data, *, ndim: int, name: str = "data", min_points: int = 2) -> np.ndarray:
     """Check training data: real numbers, ``ndim`` dimensions, finite, at least ``min_points``
     points. (New data for a fitted model have their own rules:
@@ -57,55 +69,7 @@ def check_data(data, *, ndim: int, name: str = "data", min_points: int = 2) -> n
         raise ValueError(f"{name} must be {want}; got an array of shape {arr.shape}")
     if ndim == 2 and arr.shape[1] < 1:
         raise ValueError(f"{name} must have at least one column; got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = np.argwhere(bad)[0]
-        kind = "NaN" if np.isnan(arr[tuple(idx)]) else "inf"
-        raise ValueError(
-            f"{name} must contain only finite numbers; got {kind} at index "
-            f"{tuple(int(i) for i in idx) if ndim > 1 else int(idx[0])} ({int(bad.sum())} non-finite value(s))"
-        )
+    require_finite(arr, name)
     if arr.shape[0] < min_points:
         raise ValueError(f"{name} must have at least {min_points} points; got {arr.shape[0]}")
     return arr
-
-
-def check_int(value, *, name: str, minimum: int) -> int:
-    """Check that ``value`` is an integer (not bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
-    return int(value)
-
-
-def check_positive(value, *, name: str):
-    """Check a hyperparameter: finite and strictly positive (scalar or array)."""
-    if value is None or not is_concrete(value):
-        return value
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a positive number; got {value!r}") from None
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-    return value
-
-
-def check_finite(value, *, name: str):
-    """Check a hyperparameter that may be any finite real number."""
-    if value is None or not is_concrete(value):
-        return value
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a finite number; got {value!r}") from None
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be a finite number; got {value!r}")
-    return value
-
-
-def check_bool(value, *, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {value!r}")
-    return bool(value)

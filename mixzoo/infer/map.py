@@ -224,8 +224,8 @@ def _warn_if_degenerate_sticks(problem, params: dict, weights: np.ndarray) -> No
     concentration below 1 (the stick density, and so the MAP objective, is unbounded: the fit is
     a point on a climb, not a mode) and fewer than ``MIN_POINTS_PER_COMPONENT`` points per
     occupied component (there the prior's pull decides the fit)."""
-    if any(problem.structure.trace[s]["fn"].support is constraints.simplex for s in problem.structure.global_sites):
-        return  # finite mixture: the collapse rule covers it
+    if _is_finite_mixture(problem.structure):
+        return  # the collapse rule covers it
     concentration = stick_concentration(problem, params)
     occupied = int(np.sum(weights >= COLLAPSE_WEIGHT))
     if concentration is None or concentration >= 1 or problem.n >= MIN_POINTS_PER_COMPONENT * occupied:
@@ -288,16 +288,16 @@ def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: 
     group, width = widths
     args = (problem.placed, problem.mask, problem.hyper, spread, np.float32(tol))
     screen_iters = min(SCREEN_ITERS, max_iter)
+    n = jax.tree_util.tree_leaves(start)[0].shape[0]
     subsampled = problem.n > SCREEN_POINTS
     if subsampled:
         pick = np.sort(np.random.default_rng(seed).choice(problem.n, SCREEN_POINTS, replace=False))
         screening = problem.with_data(problem.data[pick], shard=False)
         screen_args = (screening.placed, screening.mask, screening.hyper, spread, np.float32(tol))
         screen_scale = np.float32(problem.n / SCREEN_POINTS)
-        group = screen_width(jax.tree_util.tree_leaves(start)[0].shape[0], width, screening.spec)
+        group = screen_width(n, width, screening.spec)
     else:
         screening, screen_args, screen_scale = problem, args, np.float32(1)
-    n = jax.tree_util.tree_leaves(start)[0].shape[0]
     order = np.concatenate([np.arange(n), np.zeros(-n % group, dtype=int)])
     results = []
     run = _em_program(screening.spec, group, max_iter)  # the final program itself when group == width
@@ -391,6 +391,11 @@ def _programs_for(problem, width: int, chunk: int, num_steps: int):
     )
 
 
+def _is_finite_mixture(structure) -> bool:
+    """True if the weights are a simplex-valued site (a Dirichlet), not built from sticks."""
+    return any(structure.trace[s]["fn"].support is constraints.simplex for s in structure.global_sites)
+
+
 def _collapsed_components(weights: np.ndarray, structure) -> np.ndarray:
     """Indices of collapsed components: in a finite mixture (one whose weights are a
     simplex-valued site) those below ``COLLAPSE_WEIGHT``; in any mixture with K > 1, all but
@@ -399,7 +404,6 @@ def _collapsed_components(weights: np.ndarray, structure) -> np.ndarray:
     at 1). The empty tail of a truncated DP is not a collapse. ``weights``: (K,)."""
     if weights.size > 1 and weights.max() > 1 - COLLAPSE_WEIGHT:
         return np.flatnonzero(np.arange(weights.size) != weights.argmax())
-    finite = any(structure.trace[s]["fn"].support is constraints.simplex for s in structure.global_sites)
-    if not finite:
+    if not _is_finite_mixture(structure):
         return np.array([], dtype=int)
     return np.flatnonzero(weights < COLLAPSE_WEIGHT)

@@ -30,7 +30,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from .._constraints import check_arguments, validated
-from .._validation import real_array
+from .._validation import real_array, require_finite
 from ._data import DATA_AXIS, DataPlateWeights, data_mesh, full_data_hyperparameters, resolve_marginalise
 from ._structure import ModelStructure, inspect_model, site_transforms
 
@@ -211,14 +211,7 @@ def check_new_data(problem: Problem, data, name: str = "data") -> np.ndarray:
         raise ValueError(f"{name} must have shape {want} like the data the model was fitted to; got shape {np.shape(data)}")
     if arr.shape[0] < 1:
         raise ValueError(f"{name} must have at least 1 point; got 0")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        kind = "NaN" if np.isnan(arr[idx]) else "inf"
-        where = idx[0] if len(idx) == 1 else idx
-        raise ValueError(
-            f"{name} must contain only finite numbers; got {kind} at index {where} ({int(bad.sum())} non-finite value(s))"
-        )
+    require_finite(arr, name)
     return arr
 
 
@@ -288,10 +281,10 @@ def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None
         raise TypeError("data must be an array; got a Problem (pass the problem itself to the driver instead)")
     marginalise = resolve_marginalise(model, marginalise)
     check_arguments(getattr(model, "constraints", {}), model_kwargs)  # a mixzoo model's own table, before tracing
-    if data is not None:
-        real_array(data)  # real numbers (the model checks the shape and the values)
+    if data is not None:  # real numbers, converted once (the model checks the shape and the values)
+        data = real_array(data, dtype=np.dtype(jnp.result_type(float)))
     structure = inspect_model(model, data, model_kwargs)  # the enumerated form; the model validates the data
-    host = np.asarray(data, dtype=np.dtype(jnp.result_type(float)))
+    host = np.asarray(data)
     fit_kwargs = full_data_hyperparameters(model, host, model_kwargs)
     static = {k: v for k, v in fit_kwargs.items() if _is_static(v)}
     # host arrays (jnp.asarray would compile a conversion per value in a new process)
