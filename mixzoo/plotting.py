@@ -261,9 +261,9 @@ def plot_assignment(result, data=None, *, grid=None, credible: float = 0.9, ax=N
 
 @validated("plot_training")
 def plot_training(result, *, fig=None):
-    """Loss curve (and, where the fit records them, the gradient norm of each site, log scale)
-    of any result with an objective (MAP, SVI, enumerated-guide SVI). Returns the figure (one
-    or two axes)."""
+    """Loss curve (per step, or per iteration of an EM fit; and, where the fit records them (Adam
+    MAP, SVI), the gradient norm of each site, log scale) of any result with an objective (MAP,
+    SVI, enumerated-guide SVI). Returns the figure (one or two axes)."""
     import matplotlib.pyplot as plt
 
     if not isinstance(result, Result) or result.losses is None:
@@ -278,8 +278,9 @@ def plot_training(result, *, fig=None):
     axes = fig.subplots(1, 2 if has_grads else 1, squeeze=False)[0]
     losses = np.asarray(result.losses)
     label = "MAP loss (-log joint)" if isinstance(result, MAPResult) else "ELBO loss"
-    axes[0].plot(np.arange(losses.size), losses, color="C0", label=label)
-    axes[0].set(xlabel="step", ylabel="loss", title="Loss")
+    em = getattr(result.info, "method", None) == "em"
+    axes[0].plot(np.arange(losses.size), losses, color="C0", label=label, marker="." if em else None)
+    axes[0].set(xlabel="EM iteration" if em else "step", ylabel="loss", title="Loss")
     axes[0].legend()
     if has_grads:
         for i, (site, values) in enumerate(norms.items()):

@@ -135,8 +135,8 @@ def test_plot_assignment_map_nuts_and_svi(tutorial, tutorial_map, tmp_path):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["data", "component 0", "component 1"]
 
 
-def test_plot_training_curves(tutorial_map, tmp_path):
-    fig = plotting.plot_training(tutorial_map)
+def test_plot_training_curves(tutorial_map_adam, tmp_path):
+    fig = plotting.plot_training(tutorial_map_adam)
     _render(fig, tmp_path, "training")
     loss_ax, grad_ax = fig.axes
     _labelled(loss_ax)
@@ -144,3 +144,12 @@ def test_plot_training_curves(tutorial_map, tmp_path):
     assert len(loss_ax.get_lines()) == 1 and len(loss_ax.get_lines()[0].get_ydata()) == 500
     assert len(grad_ax.get_lines()) == 3 and grad_ax.get_yscale() == "log"
     assert {t.get_text() for t in grad_ax.get_legend().get_texts()} == {"weights", "scale", "locs"}
+
+
+def test_plot_training_of_an_em_fit(tutorial_map, tmp_path):
+    fig = plotting.plot_training(tutorial_map)
+    _render(fig, tmp_path, "training_em")
+    (loss_ax,) = fig.axes  # EM records no gradient norms
+    _labelled(loss_ax)
+    assert loss_ax.get_xlabel() == "EM iteration"
+    np.testing.assert_array_equal(loss_ax.get_lines()[0].get_ydata(), tutorial_map.losses)

@@ -18,7 +18,7 @@ CASES = {
     "dp_gmm": (DATA_1D, {"truncation": K}, ()),
     "diag_gmm": (DATA_2D, {"n_components": K}, (2,)),
 }
-DRIVERS = ["map", "svi_enum", "svi", "nuts", "classify_map", "classify_nuts"]
+DRIVERS = ["map", "map_adam", "svi_enum", "svi", "nuts", "classify_map", "classify_nuts"]
 
 
 def _model(case):
@@ -26,10 +26,13 @@ def _model(case):
 
 
 @functools.lru_cache(maxsize=None)
-def _map_fit(case):
-    """One short MAP fit per case, shared by the drivers that start from it."""
+def _map_fit(case, method="em"):
+    """One short MAP fit per case and method (EM, the default, or 5 Adam steps), shared by the
+    drivers that start from it."""
     data, kwargs, _ = CASES[case]
-    return fit_map(_model(case), data, n_restarts=4, num_steps=5, **kwargs)
+    if method == "adam":
+        return fit_map(_model(case), data, n_restarts=4, num_steps=5, method="adam", **kwargs)
+    return fit_map(_model(case), data, n_restarts=4, **kwargs)
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,13 +47,19 @@ def _nuts_fit(case):
 def test_model_x_driver(case, driver):
     model = _model(case)
     data, kwargs, event = CASES[case]
-    if driver in ("map", "svi_enum", "classify_map"):
-        res = _map_fit(case)
+    if driver in ("map", "map_adam", "svi_enum", "classify_map"):
+        res = _map_fit(case, "adam" if driver == "map_adam" else "em")
         assert res.params["locs"].shape == (K,) + event
         assert res.params["weights"].shape == (K,)
         np.testing.assert_allclose(np.sum(res.params["weights"]), 1.0, atol=1e-5)
-        assert res.losses.shape == (5,) and res.init_losses.shape == (4,)
-        assert set(res.grad_norms) <= set(res.params)
+        assert res.init_losses.shape == (4,)
+        if driver == "map_adam":
+            assert res.info.method == "adam" and res.losses.shape == (5,) and res.info.n_iter == 5
+            assert set(res.grad_norms) <= set(res.params) and res.info.converged is None
+        else:  # EM, the default for every built-in model: minus the log posterior per iteration
+            assert res.info.method == "em" and res.grad_norms is None and res.info.converged
+            assert res.losses.shape == (res.info.n_iter,) and 1 <= res.info.n_iter <= 300
+            assert np.all(np.diff(res.losses) <= 1e-6 * np.abs(res.losses[1:]))
         if driver == "svi_enum":
             probs = fit_svi_enum(model, data, res, num_steps=3).assignment_probs
             assert probs.shape == (N, K)

@@ -1,13 +1,15 @@
 """Reproduction of the NumPyro GMM tutorial (seed 003) on [0, 1, 10, 11, 12], K = 2."""
 
 import numpy as np
+import pytest
 from conftest import TUTORIAL_KWARGS
 
 from mixzoo import classify, dirichlet_gmm, fit_nuts, fit_svi_enum
 
 
-def test_map_estimates_match_tutorial(tutorial_map):
-    p = tutorial_map.params
+@pytest.mark.parametrize("method", ["em", "adam"])
+def test_map_estimates_match_tutorial(method, request):
+    p = request.getfixturevalue("tutorial_map" if method == "em" else "tutorial_map_adam").params
     # The tutorial prints weights [0.375 0.625], locs [0.499 10.985], scale 0.651; the weights
     # are the exact Dirichlet(0.5) MAP (n_k - 0.5) / (N - 1) for the 2 | 3 split.
     order = np.argsort(p["locs"])
@@ -16,17 +18,28 @@ def test_map_estimates_match_tutorial(tutorial_map):
     np.testing.assert_allclose(p["scale"], 0.651, atol=0.01)
 
 
-def test_map_result_records_training(tutorial_map):
-    assert tutorial_map.init_losses.shape == (100,)
-    assert tutorial_map.losses.shape == (500,)
-    assert set(tutorial_map.grad_norms) == {"weights", "scale", "locs"}
-    assert all(g.shape == (500,) for g in tutorial_map.grad_norms.values())
+def test_map_result_records_training(tutorial_map_adam):
+    fit = tutorial_map_adam
+    assert fit.info.method == "adam" and fit.info.n_iter == 500
+    assert fit.init_losses.shape == (100,)
+    assert fit.losses.shape == (500,)
+    assert set(fit.grad_norms) == {"weights", "scale", "locs"}
+    assert all(g.shape == (500,) for g in fit.grad_norms.values())
     # the returned restart was screened: among the n_screen / 2 = 16 best initial values of its
     # half (prior median / prior draw), and training improved it
-    best = tutorial_map.best_restart
-    same_half = np.asarray(tutorial_map.init_losses)[best % 2 :: 2]
-    assert np.sum(same_half < tutorial_map.init_losses[best]) < 16
-    assert tutorial_map.losses[-1] < tutorial_map.losses[0]
+    best = fit.best_restart
+    same_half = np.asarray(fit.init_losses)[best % 2 :: 2]
+    assert np.sum(same_half < fit.init_losses[best]) < 16
+    assert fit.losses[-1] < fit.losses[0]
+
+
+def test_em_result_records_iterations(tutorial_map):
+    fit = tutorial_map
+    assert fit.info.method == "em" and fit.info.converged and fit.grad_norms is None
+    assert fit.init_losses.shape == (100,) and fit.losses.shape == (fit.info.n_iter,)
+    # minus the log posterior, one entry per iteration: never rising, and the last change within tol = 1e-6
+    assert np.all(np.diff(fit.losses) <= 1e-6 * np.abs(fit.losses[1:]))
+    assert abs(fit.losses[-1] - fit.losses[-2]) <= 1e-6 * abs(fit.losses[-1])
 
 
 def test_map_classifier_partition(tutorial_map, tutorial_data):

@@ -372,10 +372,10 @@ def em_run(spec, max_iter: int):
 
 def check_em(spec, method: str) -> str:
     """The optimiser ``fit_map`` uses: ``method`` (already checked to be ``"em"``, ``"adam"`` or
-    ``None``) with ``None`` resolved (Adam for now; EM once it is the default); ``"em"`` is
-    refused for a model EM cannot read."""
+    ``None``) with ``None`` resolved (EM where the model's marginal form allows it, else Adam);
+    ``"em"`` is refused for a model EM cannot read."""
     if method is None:
-        return "adam"
+        return "em" if supports_em(spec) else "adam"
     if method == "em" and not supports_em(spec):
         name = getattr(spec.model, "__name__", type(spec.model).__name__)
         raise ValueError(
