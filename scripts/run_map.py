@@ -32,7 +32,14 @@ def build_parser():
     parser = _cli.Parser(prog="run_map.py", description=__doc__, formatter_class=_cli.argparse.RawDescriptionHelpFormatter)
     _cli.add_data_options(parser)
     _cli.add_option(parser, "--restarts", "fit_map", "n_restarts", "number of initialisations scored (default 100)", default=100)
-    _cli.add_option(parser, "--num-steps", "fit_map", "num_steps", "Adam steps (default 1000)", default=1000)
+    parser.add_argument(
+        "--method",
+        choices=["em", "adam"],
+        default="em",
+        help="optimiser: expectation-maximisation (default) or preconditioned Adam",
+    )
+    _cli.add_option(parser, "--max-iter", "fit_map", "max_iter", "EM iterations at most (default 300)", default=300)
+    _cli.add_option(parser, "--num-steps", "fit_map", "num_steps", "Adam steps with --method adam (default 1000)", default=1000)
     return parser
 
 
@@ -46,7 +53,10 @@ def main(argv=None):
     out = args.out or _cli.default_out(label, model_name + "-map")
     with atomic_output_dir(out, overwrite=args.overwrite) as tmp:
         print(f"{label}: N = {data.shape[0]}, columns {names}; model {model_name} {kwargs}")
-        fit = fit_map(MODELS[model_name], data, n_restarts=args.restarts, num_steps=args.num_steps, seed=args.seed, **kwargs)
+        options = dict(max_iter=args.max_iter) if args.method == "em" else dict(num_steps=args.num_steps)
+        fit = fit_map(MODELS[model_name], data, n_restarts=args.restarts, method=args.method, seed=args.seed, **options, **kwargs)
+        steps = "iterations" if args.method == "em" else "steps"
+        print(f"MAP by {args.method}: {fit.info.n_iter} {steps}, log joint {-float(fit.losses[-1]):.6g}")
         z = np.asarray(classify(fit))
         probs = np.asarray(responsibilities(fit))
         write_assignments(tmp / "assignments.csv", data, names, z, probs)

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NUTS_FILES = {
@@ -84,17 +85,19 @@ def test_run_nuts_faithful_separates_short_and_long_eruptions(tmp_path):
     assert abs(means[0] - means[1]) > 1.5
 
 
-def test_run_map_csv(tmp_path):
+@pytest.mark.parametrize("method", [[], ["--method", "adam", "--num-steps", "300"]], ids=["em", "adam"])
+def test_run_map_csv(tmp_path, method):
     rng = np.random.default_rng(0)
     x = np.r_[rng.normal(0, 1, 100), rng.normal(8, 1, 100)]
     f = tmp_path / "two.csv"
     f.write_text("value\n" + "\n".join(f"{v:.5f}" for v in x) + "\n")
     out = tmp_path / "map"
-    _run(
+    proc = _run(
         "run_map.py",
-        ["--data", str(f), "--model", "dirichlet_gmm", "--components", "2", "--num-steps", "300", "--out", str(out)],
+        ["--data", str(f), "--model", "dirichlet_gmm", "--components", "2", *method, "--out", str(out)],
         cwd=tmp_path,
     )
+    assert ("MAP by adam: 300 steps" if method else "MAP by em: ") in proc.stdout
     assert set(p.name for p in out.iterdir()) == {"assignments.csv", "components.csv", "fit.png"}
     z = np.array([int(r["cluster"]) for r in _read(out / "assignments.csv")])
     assert len(set(z[:100])) == 1 and len(set(z[100:])) == 1 and z[0] != z[100]

@@ -88,20 +88,37 @@ def fit_map(
     ``init="data"``, at a k-means++ seeding for ``init="kmeans++"``; the other sites at their prior
     median in half of them, drawn from the prior in the other half, simplex sites uniform) are
     scored in one vectorised loss evaluation. The ``n_screen`` with the lowest initial loss (half
-    from each half) are screened: optimised, all side by side on small data (``n_best`` side
-    by side when memory requires, see :func:`~mixzoo.infer._restarts.screen_width`), for the first
-    ``1 / SCREEN_CHUNKS`` of the ``num_steps`` steps. The ``n_best`` with the lowest loss after
-    screening continue (one vmapped ``lax.scan`` per chunk of steps, compiled once) to
-    ``num_steps`` steps of Adam (cosine-decayed learning rate; each site's step scaled by its
-    prior spread in unconstrained space, so the optimisation does not depend on the data's
-    units). The initial loss is a poor guide to the basin a start ends in (a truncated DP
+    from each half) are screened by a short optimisation, side by side (``n_best`` side by side
+    when memory requires, see :func:`~mixzoo.infer._restarts.screen_width`), and the ``n_best``
+    with the lowest loss after screening are optimised to the end, side by side:
+
+    * **EM** (``method="em"``, the default for every model whose marginal form observes a
+      ``MixtureSameFamily`` of Normal components: all built-in models): expectation-maximisation
+      (:mod:`mixzoo.infer._em`). An EM step is one pass over the data for the per-component
+      sufficient statistics and a Newton M-step on the O(K) global parameters, the priors exact;
+      an iteration is one SQUAREM cycle (two EM steps, an extrapolation and a stabilising EM
+      step: three passes), and the log posterior never decreases. Screening is ``SCREEN_ITERS``
+      iterations (on a random subsample of ``SCREEN_POINTS`` points when there are more, the
+      likelihood scaled by N / M); the candidates kept run on all the data to ``max_iter``
+      iterations or until the log posterior changes by at most ``tol`` (relative), else a
+      :class:`~mixzoo.ConvergenceWarning` saying what to change. ``losses`` holds minus the log
+      posterior at each iteration; ``n_iter`` and ``converged`` are in ``info``.
+    * **Adam** (``method="adam"``; the default for a model EM cannot read, e.g. one with
+      non-Normal components, and for ``marginalise="enumerate"``): ``num_steps`` steps of Adam
+      (cosine-decayed learning rate; each site's step scaled by its prior spread in unconstrained
+      space, so the optimisation does not depend on the data's units), screening being the first
+      ``1 / SCREEN_CHUNKS`` of them (one vmapped ``lax.scan`` per chunk of steps, compiled once).
+      ``losses`` holds the loss at each step, ``grad_norms`` the gradient norm of each site.
+
+    The initial loss is a poor guide to the basin a start ends in (a truncated DP
     started with many similar weights settles at a high concentration); a short optimisation
     is a much better one. The result is the optimised candidate with the lowest final loss among those in which no
     component collapsed (weight < ``COLLAPSE_WEIGHT``; with a weight concentration below 1 the
     MAP objective is unbounded at the edge of the simplex, so a collapsed fit can have the
     lowest loss). If every candidate collapsed, the best is returned with a ``RuntimeWarning``.
     A stick-breaking model (``dp_gmm``) has no MAP when its concentration can fall below 1 (the
-    Beta(1, a) stick density is then unbounded; README, "The DP's MAP"): a fit that ends there
+    Beta(1, a) stick density is then unbounded; README, "The DP's MAP"): EM stops at a mode
+    (concentration above 1), Adam climbs towards a concentration of 0; a fit that ends below 1
     with fewer than ``MIN_POINTS_PER_COMPONENT`` points per occupied component gets a
     :class:`DegenerateMAPWarning` (use ``fit_nuts``, or a finite mixture for a point fit).
     ``n_best=1, n_screen=1`` is the NumPyro tutorial's rule (optimise the best initial value
@@ -109,23 +126,16 @@ def fit_map(
     optimisation at its values instead, e.g. to refine an Adam fit by EM.
 
     Every program is compiled once per problem signature (model, static options, padded data
-    size, ``n_restarts``, ``n_best``, ``n_screen``, ``num_steps``): a second fit on new data of
-    the same size, other hyperparameter values, another learning rate or seed compiles nothing.
+    size, ``n_restarts``, ``n_best``, ``n_screen``, ``num_steps`` or ``max_iter``): a second fit on
+    new data of the same size, other hyperparameter values, another learning rate, tolerance or
+    seed compiles nothing.
 
     :param model: a model function, or a :class:`~mixzoo.infer.problem.Problem` from
         :func:`mixzoo.bind` (then no ``data``, model keywords, ``marginalise`` or ``shard_data``).
     :param data: shape (N,) or (N, D) as the model expects.
-    :param method: ``"adam"`` (``num_steps`` preconditioned Adam steps, the default for now)
-        or ``"em"``: expectation-maximisation (:mod:`mixzoo.infer._em`), for models whose
-        marginal form observes a ``MixtureSameFamily`` of Normal components (all built-in
-        models): an EM step is one pass over the data for the sufficient statistics and a
-        Newton M-step on the O(K) global parameters; an iteration is one SQUAREM cycle (two EM
-        steps, an extrapolation and a stabilising EM step: three passes), the log posterior
-        never decreasing. The
-        ``n_screen`` best starts are screened by ``SCREEN_ITERS`` iterations, the ``n_best``
-        kept run to ``max_iter`` iterations or until the log posterior changes by at most
-        ``tol`` (relative), else a ``ConvergenceWarning``. ``losses`` then holds minus the log
-        posterior at each iteration. A model without Normal components needs ``"adam"``.
+    :param method: ``"em"``, ``"adam"`` or ``None`` (EM where the model allows it, else Adam);
+        ``"em"`` for a model EM cannot read is refused.
+    :param num_steps, learning_rate: Adam's steps and learning rate (``method="adam"`` only).
     :param max_iter, tol: EM's iteration limit and relative tolerance (``method="em"`` only).
     :param marginalise: how the assignment is summed out: ``"analytic"`` (the model called with
         ``marginal=True``, ``MixtureSameFamily``), ``"enumerate"`` (``TraceEnum_ELBO``), or
