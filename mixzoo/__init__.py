@@ -35,6 +35,7 @@ __all__ = [
     *_MODEL_NAMES,
     "bind",
     "classify",
+    "ComponentSelection",
     "ConvergenceWarning",
     "DegenerateMAPWarning",
     "fit_map",
@@ -47,4 +48,5 @@ __all__ = [
     "Result",
     "SVIEnumResult",
     "SVIResult",
+    "select_components",
 ]

@@ -255,7 +255,7 @@ SHARD = AnyOf(Boolean(), NONE, bad=("yes", 1), text="True, False or None")
 #: Model hyperparameters, shared by the three models.
 _PRIORS = {
     "data": Checked(
-        "an array of real numbers of shape (N,) (dirichlet_gmm, dp_gmm) or (N, D) (diag_gmm), or None with n_obs",
+        "an array of real numbers of shape (N,) (dirichlet_gmm) or (N, D) (diag_gmm), or None with n_obs",
         (np.array([1 + 1j, 2.0, 3.0]), r"data must be an array of real numbers"),
     ),
     "weight_concentration": POSITIVE_ARRAY,
@@ -266,17 +266,29 @@ _PRIORS = {
     "n_obs": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
     "marginal": Boolean(),
 }
+#: The data dimension D of a model that simulates D-dimensional data (``data=None``); with data
+#: the body checks it against the number of columns.
+N_DIMS = AnyOf(NONE, Integer(1), bad=(0, 1.5))
 
 CONSTRAINTS = {
     # models
     "dirichlet_gmm": {**_PRIORS, "n_components": Integer(1), "shared_scale": Boolean()},
     "dp_gmm": {
         **{k: v for k, v in _PRIORS.items() if k != "weight_concentration"},
+        "data": Checked(
+            "an array of real numbers of shape (N,) or (N, D), or None with n_obs",
+            (np.array([1 + 1j, 2.0, 3.0]), r"data must be an array of real numbers"),
+            (
+                np.ones((3, 2, 2)),
+                r"data must be a 1-D array of shape \(N,\) or a 2-D array of shape \(N, D\); got .* \(3, 2, 2\)",
+            ),
+        ),
         "truncation": Integer(2),
         "concentration_shape": POSITIVE_ARRAY,
         "concentration_rate": POSITIVE_ARRAY,
+        "n_dims": N_DIMS,
     },
-    "diag_gmm": {**_PRIORS, "n_components": Integer(1), "n_dims": AnyOf(NONE, Integer(1), bad=(0, 1.5))},
+    "diag_gmm": {**_PRIORS, "n_components": Integer(1), "n_dims": N_DIMS},
     # drivers
     "bind": {"model": MODEL, "data": DATA, "marginalise": MARGINALISE, "shard_data": SHARD},
     "fit_map": {
@@ -296,6 +308,20 @@ CONSTRAINTS = {
         "tol": POSITIVE,
         "marginalise": MARGINALISE,
         "shard_data": SHARD,
+    },
+    "select_components": {
+        "model": MODEL,
+        "data": DATA,
+        "n_components": Checked(
+            "a non-empty sequence of distinct integers >= 1",
+            ([], r"n_components must be a non-empty sequence of distinct integers >= 1; got \[\]"),
+            ([2, 2], r"n_components must be a non-empty sequence of distinct integers >= 1; got \[2, 2\]"),
+            (3, r"n_components must be a non-empty sequence of distinct integers >= 1; got 3"),
+            ([0, 1], r"n_components must be .*; got \[0, 1\]"),
+        ),
+        "criterion": Options("bic", "aic", "icl"),
+        "shared_scale": AnyOf(Boolean(), NONE, bad=("yes", 1), text="True, False or None"),
+        "seed": SEED,
     },
     "fit_nuts": {
         "model": MODEL,
@@ -370,6 +396,19 @@ CONSTRAINTS = {
         "warn": Boolean(),
     },
     "responsibilities": {"result": RESULT, "data": NEW_DATA},
+    "report": {
+        "result": Checked("a NUTSResult from fit_nuts", ("fit", r"result must be a NUTSResult from fit_nuts; got str")),
+        "data": Checked(
+            "None or the data the result was fitted to, as given to the fit",
+            (
+                np.zeros(3),
+                r"data must be the data the result was fitted to \(shape \(\d+,\)\), as given to the fit; got shape \(3,\)",
+            ),
+        ),
+        "names": Checked("None or one name per data column", (["a", "b", "c"], r"names must be one name per data column \(1\)")),
+        "out": Checked("None or a folder that does not exist (unless overwrite)", (".", r"output folder '\.' already exists")),
+        "overwrite": Boolean(),
+    },
     "coclustering": {
         "z": Checked("a 2-D array (S draws, N points) of integer labels >= 0", (np.zeros(3, int), r"z must be a 2-D array"))
     },
@@ -470,6 +509,14 @@ CONSTRAINTS = {
     },
     "plot_cluster_counts": {
         "z": Checked("a 2-D array (S draws, N points) of integer labels >= 0", (np.zeros(3, int), r"z must be a 2-D array")),
+        "ax": AX,
+    },
+    "plot_selection": {
+        "selection": Checked(
+            "a ComponentSelection from select_components",
+            ("x", r"selection must be a ComponentSelection from select_components; got str"),
+        ),
+        "criterion": Options("bic", "aic", "icl", None),
         "ax": AX,
     },
     "plot_training": {

@@ -55,19 +55,21 @@ def require_finite(arr: np.ndarray, name: str = "data") -> None:
         )
 
 
-def check_data(data, *, ndim: int, name: str = "data", min_points: int = 2) -> np.ndarray:
-    """Check training data: real numbers, ``ndim`` dimensions, finite, at least ``min_points``
-    points. (New data for a fitted model have their own rules:
-    :func:`mixzoo.infer.problem.check_new_data`.)
+def check_data(data, *, ndim: int | tuple, name: str = "data", min_points: int = 2) -> np.ndarray:
+    """Check training data: real numbers, ``ndim`` dimensions (an int, or a tuple of the
+    accepted ones), finite, at least ``min_points`` points. (New data for a fitted model have
+    their own rules: :func:`mixzoo.infer.problem.check_new_data`.)
 
     Returns the data as a float ``numpy`` array. Shapes: ``(N,)`` for ``ndim=1`` and
     ``(N, D)`` for ``ndim=2``.
     """
     arr = real_array(data, name)
-    if arr.ndim != ndim:
-        want = "a 1-D array of shape (N,)" if ndim == 1 else "a 2-D array of shape (N, D)"
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in ndims:
+        wants = {1: "a 1-D array of shape (N,)", 2: "a 2-D array of shape (N, D)"}
+        want = " or ".join(wants[d] for d in ndims)
         raise ValueError(f"{name} must be {want}; got an array of shape {arr.shape}")
-    if ndim == 2 and arr.shape[1] < 1:
+    if arr.ndim == 2 and arr.shape[1] < 1:
         raise ValueError(f"{name} must have at least one column; got shape {arr.shape}")
     require_finite(arr, name)
     if arr.shape[0] < min_points:

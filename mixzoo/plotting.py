@@ -11,6 +11,7 @@ Every function draws on ``ax`` (a new figure when ``None``) and returns the axes
 ``plot_cluster_counts`` posterior of the number of occupied clusters
 ``plot_assignment``     assignment probability against x (1-D)
 ``plot_training``       loss and gradient-norm curves of a MAP or SVI fit
+``plot_selection``      information criterion against K (``select_components``)
 ======================  ===============================================================
 """
 
@@ -289,3 +290,32 @@ def plot_training(result, *, fig=None):
         axes[1].legend()
     fig.tight_layout()
     return fig
+
+
+@validated("plot_selection")
+def plot_selection(selection, *, criterion=None, ax=None):
+    """The information criterion of every fit of a :func:`~mixzoo.select_components` run
+    against the number of components, one line per scale option, the chosen fit marked (mclust's
+    BIC plot, with scikit-learn's sign: lower is better). ``criterion``: ``"bic"``, ``"aic"`` or
+    ``"icl"`` (default: the one that chose). Returns the axes."""
+    from .infer.select import CRITERIA, ComponentSelection
+
+    if not isinstance(selection, ComponentSelection):
+        raise TypeError(f"selection must be a ComponentSelection from select_components; got {type(selection).__name__}")
+    criterion = selection.criterion if criterion is None else criterion
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA} or None; got {criterion!r}")
+    ax = _axes(ax)
+    table = selection.table
+    for i, (scale, rows) in enumerate(table.groupby("scale", sort=False)):
+        ax.plot(rows["n_components"], rows[criterion], "o-", color=f"C{i}", label=f"{scale} scales")
+    best = table.loc[table[criterion].idxmin()]
+    ax.plot(
+        [best["n_components"]], [best[criterion]], "*", ms=16, color="C3", zorder=3, label=f"lowest: K = {best['n_components']}"
+    )
+    ax.set(
+        xlabel="number of components K", ylabel=f"{criterion.upper()} (lower is better)", title=f"{criterion.upper()} against K"
+    )
+    ax.set_xticks(sorted(table["n_components"].unique()))
+    ax.legend()
+    return ax

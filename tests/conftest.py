@@ -37,10 +37,12 @@ XDIST_GROUPS = {
     "test_diagnostics_validation": "nuts_fits",
     "test_constraints": "nuts_fits",
     "test_plotting": "nuts_fits",
+    "test_report": "nuts_fits",
     "test_tutorial": "nuts_fits",
     "test_recovery": "recovery",
     "test_performance": "performance",
     "test_problem": "problem",  # its tests share compiled programs (same model, options and sizes)
+    "test_select": "select",  # the galaxy selection, and the command that repeats it (its programs cached)
 }
 
 

@@ -104,19 +104,19 @@ def test_run_map_csv(tmp_path, method):
 
 
 def test_run_nuts_gives_each_core_a_device(monkeypatch):
-    """run_nuts.py asks for one CPU device per usable core (a divisor of the number of chains),
+    """run_nuts.py (mixzoo nuts) asks for one CPU device per usable core (a divisor of the number of chains),
     so that fit_nuts runs the chains in parallel; a device count the user set is left alone."""
     import os
 
-    from mixzoo import _cli
+    from mixzoo.cli import _common
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
-    assert _cli.use_cores_for_chains(3) == 1  # 3 chains do not split over 2 cores
+    assert _common.use_cores_for_chains(3) == 1  # 3 chains do not split over 2 cores
     assert os.environ["XLA_FLAGS"] == "--xla_cpu_enable_fast_math=false"
-    assert _cli.use_cores_for_chains(4) == 2
+    assert _common.use_cores_for_chains(4) == 2
     assert os.environ["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=2", "--xla_cpu_enable_fast_math=false"]
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=3")
-    assert _cli.use_cores_for_chains(4) == 1
+    assert _common.use_cores_for_chains(4) == 1
     assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=3"

@@ -142,7 +142,8 @@ def test_sigint_with_overwrite_leaves_the_existing_folder_untouched(tmp_path):
 SLOW_COMMIT = textwrap.dedent("""
     import os, sys, time
     sys.path.insert(0, {root!r})
-    from mixzoo import _cli, io
+    from mixzoo import io
+    from mixzoo.cli import _common
 
     def slow_replace(src, dst, _replace=os.replace):
         print("committing", flush=True)
@@ -156,7 +157,7 @@ SLOW_COMMIT = textwrap.dedent("""
         print("committed", flush=True)
         time.sleep(60)
 
-    _cli.run_main(main, "fake.py")
+    raise SystemExit(_common.run_main(main, "fake.py"))
 """)
 
 
@@ -182,14 +183,14 @@ def test_signal_during_or_after_the_commit_keeps_the_complete_output(tmp_path, w
 BUSY = textwrap.dedent("""
     import hashlib, sys
     sys.path.insert(0, {root!r})
-    from mixzoo import _cli
+    from mixzoo.cli import _common
 
     def main():
         print("busy", flush=True)
         hashlib.pbkdf2_hmac("sha256", b"secret", b"salt", 50_000_000)
         print("done", flush=True)
 
-    _cli.run_main(main, "fake.py")
+    raise SystemExit(_common.run_main(main, "fake.py"))
 """)
 
 

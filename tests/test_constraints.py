@@ -7,7 +7,6 @@ import importlib
 import inspect
 import io
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,6 @@ from mixzoo._constraints import CONSTRAINTS, Checked
 X = np.array([0.0, 1.0, 10.0, 11.0, 12.0])
 X2 = np.c_[X, X[::-1]]
 Z = np.array([[0, 0, 1, 1, 1], [0, 0, 0, 1, 1]])
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +34,7 @@ def fits(tmp_path_factory):
     (folder / "x.csv").write_text("x,y\n1,2\n3,4\n5,7\n")
     return {
         "map": fit,
+        "selection": mixzoo.select_components(mixzoo.dirichlet_gmm, X, n_components=[1], shared_scale=True, n_restarts=2),
         "nuts": nuts,
         "idata": diagnostics.to_arviz(nuts),
         "csv": str(folder / "x.csv"),
@@ -53,6 +52,7 @@ def _callers(f):
     calls = {
         "bind": (mixzoo.bind, {"model": mixzoo.dirichlet_gmm, "data": X}),
         "fit_map": (mixzoo.fit_map, {"model": mixzoo.dirichlet_gmm, "data": X}),
+        "select_components": (mixzoo.select_components, {"model": mixzoo.dirichlet_gmm, "data": X, "n_components": [1]}),
         "fit_nuts": (mixzoo.fit_nuts, {"model": mixzoo.dirichlet_gmm, "data": X, "num_warmup": 1, "num_samples": 1}),
         "fit_svi": (mixzoo.fit_svi, {"model": mixzoo.dirichlet_gmm, "data": X}),
         "fit_svi_enum": (mixzoo.fit_svi_enum, {"model": f["map"]}),
@@ -62,6 +62,7 @@ def _callers(f):
         "relabel": (diagnostics.relabel, {"x": f["nuts"]}),
         "check_truncation": (diagnostics.check_truncation, {"x": X}),
         "responsibilities": (diagnostics.responsibilities, {"result": f["map"]}),
+        "report": (diagnostics.report, {"result": f["nuts"]}),
         "coclustering": (diagnostics.coclustering, {"z": Z}),
         "cluster_counts": (diagnostics.cluster_counts, {"z": Z}),
         "point_partition": (diagnostics.point_partition, {"z": Z}),
@@ -85,6 +86,7 @@ def _callers(f):
         "plot_coclustering": (plotting.plot_coclustering, {"z": Z}),
         "plot_cluster_counts": (plotting.plot_cluster_counts, {"z": Z}),
         "plot_training": (plotting.plot_training, {"result": f["map"]}),
+        "plot_selection": (plotting.plot_selection, {"selection": f["selection"]}),
     }
     return {
         **{m: (getattr(mixzoo, m), None, model_call[m]) for m in model_call},
@@ -95,7 +97,18 @@ def _callers(f):
 PUBLIC = {
     **{
         m: ("mixzoo", m)
-        for m in ("dirichlet_gmm", "dp_gmm", "diag_gmm", "bind", "fit_map", "fit_nuts", "fit_svi", "fit_svi_enum", "classify")
+        for m in (
+            "dirichlet_gmm",
+            "dp_gmm",
+            "diag_gmm",
+            "bind",
+            "fit_map",
+            "select_components",
+            "fit_nuts",
+            "fit_svi",
+            "fit_svi_enum",
+            "classify",
+        )
     },
     **{
         d: ("mixzoo.diagnostics", d)
@@ -109,6 +122,7 @@ PUBLIC = {
             "cluster_counts",
             "point_partition",
             "summarize_partitions",
+            "report",
         )
     },
     **{
@@ -121,6 +135,7 @@ PUBLIC = {
             "plot_coclustering",
             "plot_cluster_counts",
             "plot_training",
+            "plot_selection",
         )
     },
     **{
@@ -181,11 +196,8 @@ def test_bad_value_is_refused(fits, name, arg, i):
 
 
 def _parsers():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return {s: importlib.import_module(s).build_parser() for s in ("run_map", "run_nuts")}
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    """The parsers of ``mixzoo map`` and ``mixzoo nuts`` (also scripts/run_map.py, run_nuts.py)."""
+    return {s: importlib.import_module(f"mixzoo.cli.{s}").build_parser() for s in ("map", "nuts")}
 
 
 OPTION_CASES = [

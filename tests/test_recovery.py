@@ -5,6 +5,7 @@ import pytest
 from conftest import sorted_by
 
 from mixzoo import classify, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map, fit_nuts
+from mixzoo.diagnostics import check_truncation
 
 
 def test_seed_001_two_components_per_component_scales():
@@ -108,6 +109,62 @@ def test_seed_004_diag_nuts_posterior_means(diag_map, seed_004):
     z = np.asarray(classify(diag_map, seed_004[0]))
     agree = max(np.mean(z == perm[seed_004[1]]) for perm in _perms(3))
     assert agree > 0.98
+
+
+@pytest.fixture(scope="session")
+def dp_map_2d(seed_004):
+    """The 2-D DP's MAP by EM (the default) at a truncation above the three clusters."""
+    return fit_map(dp_gmm, seed_004[0], truncation=5)
+
+
+def _matched(locs, truth_locs):
+    """The permutation of the rows of ``locs`` (K, D) nearest to ``truth_locs`` (K, D)."""
+    return min(_perms(len(locs)), key=lambda perm: np.sum((locs[perm] - truth_locs) ** 2))
+
+
+def test_seed_004_dp_map(dp_map_2d, seed_004):
+    # The DP with diagonal covariances on (N, 2) data. Truncation 5 passes check_truncation (the
+    # last weight is ~0); at truncation 20 EM's mode splits the clusters (concentration 7.4,
+    # where the Beta(1, c) sticks favour more, smaller components; seed 000 above in 1-D), so
+    # this tests recovery at a truncation the check accepts, not the DP's choice of K.
+    # 1,000 points per cluster: SE of a mean coordinate 1/sqrt(1000) ~ 0.03 and of an sd ~ 0.022,
+    # so 0.1 is > 3 SE; SE of a weight sqrt(p(1-p)/3000) ~ 0.009, and the small components left
+    # by the MAP (~0.01 in all) may come from one cluster: 0.03.
+    p = {k: np.asarray(v) for k, v in dp_map_2d.params.items()}
+    truth = datasets.SEED_004
+    assert p["locs"].shape == p["scales"].shape == (5, 2)
+    major = np.argsort(p["weights"])[::-1][:3]
+    perm = major[_matched(p["locs"][major], truth["locs"])]
+    np.testing.assert_allclose(p["locs"][perm], truth["locs"], atol=0.1)
+    np.testing.assert_allclose(p["scales"][perm], truth["scales"], atol=0.1)
+    np.testing.assert_allclose(p["weights"][perm], truth["weights"], atol=0.03)
+    assert check_truncation(dp_map_2d, warn=False).ok
+    # the MAP classifier recovers the simulated clusters: each cluster's most common label is
+    # its own, and (nearly) every point gets it
+    labels, z = np.asarray(classify(dp_map_2d, seed_004[0])), seed_004[1]
+    majority = np.array([np.bincount(labels[z == c]).argmax() for c in range(3)])
+    assert len(set(majority)) == 3 and np.mean(labels == majority[z]) > 0.98
+
+
+def test_seed_004_dp_nuts_subsample(dp_map_2d, seed_004):
+    # 300 points (every 10th: 101, 115 and 84 per cluster), chains started at the full data's
+    # MAP. The DP's posterior splits a cluster into overlapping components in some draws, so each
+    # draw is read label-free: its occupied components (weight > 0.02) go to the nearest true
+    # centre, and a cluster's location is the weighted mean of its components'. Posterior sd of
+    # a mean coordinate ~1/sqrt(84) = 0.11: 0.35 is > 3 sd (the Monte Carlo error of 100 draws
+    # is a small part of that). A cluster's weight is its share of the subsample (up to 0.05
+    # from 1/3) up to a Monte Carlo error ~0.027/sqrt(100) and the weight of the components
+    # below 0.02 left out (at most 2 x 0.02 with T = 5): 0.05.
+    x, z, truth = seed_004[0][::10], seed_004[1][::10], datasets.SEED_004
+    res = fit_nuts(dp_gmm, x, truncation=5, init=dp_map_2d, num_warmup=50, num_samples=50, num_chains=2)
+    assert res.samples["locs"].shape == (2, 50, 5, 2)
+    w, locs = np.asarray(res.params["weights"]), np.asarray(res.params["locs"])  # (S, T), (S, T, 2)
+    nearest = np.argmin(((locs[:, :, None] - truth["locs"]) ** 2).sum(-1), axis=-1)  # (S, T)
+    member = (nearest[..., None] == np.arange(3)) & (w > 0.02)[..., None]  # (S, T, 3)
+    cluster_w = np.einsum("st,stc->sc", w, member)
+    cluster_locs = np.einsum("st,stc,std->scd", w, member, locs) / cluster_w[..., None]
+    np.testing.assert_allclose(cluster_locs.mean(axis=0), truth["locs"], atol=0.35)
+    np.testing.assert_allclose(cluster_w.mean(axis=0), np.bincount(z) / len(z), atol=0.05)
 
 
 def _perms(k):

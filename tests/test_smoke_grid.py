@@ -16,13 +16,14 @@ CASES = {
     "dirichlet_gmm": (DATA_1D, {"n_components": K}, ()),
     "dirichlet_gmm_shared": (DATA_1D, {"n_components": K, "shared_scale": True}, ()),
     "dp_gmm": (DATA_1D, {"truncation": K}, ()),
+    "dp_gmm_2d": (DATA_2D, {"truncation": K}, (2,)),
     "diag_gmm": (DATA_2D, {"n_components": K}, (2,)),
 }
 DRIVERS = ["map", "map_adam", "svi_enum", "svi", "nuts", "classify_map", "classify_nuts"]
 
 
 def _model(case):
-    return MODELS[case.replace("_shared", "")]
+    return MODELS[case.replace("_shared", "").replace("_2d", "")]
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,6 +101,104 @@ def test_model_simulates_its_own_data(case):
     assert tr["obs"]["value"].shape == (50,) + event
     assert tr["assignment"]["value"].shape == (50,)
     assert np.isfinite(tr["obs"]["value"]).all()
+
+
+@pytest.mark.parametrize("case", ["dp_gmm_2d"])
+def test_diagnostics_and_plots_of_the_2d_dp(case):
+    """The diagnostics and plots take the D-dimensional DP as they take diag_gmm (shapes only;
+    the values are tested on the 1-D DP and on diag_gmm in test_diagnostics and test_plotting)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mixzoo import diagnostics, plotting
+
+    data, _, event = CASES[case]
+    fit, nuts = _map_fit(case), _nuts_fit(case)
+    idata = diagnostics.to_arviz(nuts)
+    for site in ("locs", "scales"):
+        assert idata.posterior[site].dims == ("chain", "draw", "component", "dim")
+        assert idata.posterior[site].shape == (2, 4, K) + event
+    assert idata.posterior["sticks"].shape == (2, 4, K - 1)
+    assert idata.log_likelihood["obs"].shape == (2, 4, N)
+    assert diagnostics.relabel(idata).posterior["locs"].dims == ("chain", "draw", "component", "dim")
+    assert np.asarray(diagnostics.relabel(nuts).samples["scales"]).shape == (2, 4, K) + event
+    r = np.asarray(diagnostics.responsibilities(fit))
+    assert r.shape == (N, K)
+    np.testing.assert_allclose(r.sum(axis=1), 1.0, atol=1e-5)
+    assert np.asarray(diagnostics.responsibilities(nuts)).shape == (8, N, K)
+    for x in (nuts, fit, idata):
+        assert diagnostics.check_truncation(x, warn=False).truncation == K
+    z = np.asarray(classify(nuts, data, temperature=1))
+    assert diagnostics.summarize_partitions(z).point.partition.shape == (N,)
+    try:
+        ax = plotting.plot_partition(data, np.asarray(classify(fit, data)), components=fit, min_weight=0.0)
+        assert len(ax.patches) == K  # one ellipse per component
+        plotting.plot_partition(data, z[0], components=nuts)
+        with pytest.raises(ValueError, match=r"data must be 1-D data of shape \(N,\) for this plot; got shape \(12, 2\)"):
+            plotting.plot_density(fit)  # as for diag_gmm: the density plots are 1-D
+    finally:
+        plt.close("all")
+
+
+def _dp_log_joint(x, concentration, sticks, locs, scales, assignment=None):
+    """dp_gmm's log joint by hand (numpy and scipy) with the default priors: Gamma(1, 1)
+    concentration, Beta(1, c) sticks, Normal(m, 2 s) locs and LogNormal(log(s / 4), 1) scales,
+    m and s the mean and sd of each column of ``x``; the assignment summed out, or fixed."""
+    from scipy.special import logsumexp
+    from scipy.stats import beta, gamma, lognorm, norm
+
+    m, s = x.mean(axis=0), x.std(axis=0)
+    weights = np.append(sticks, 1.0) * np.concatenate([[1.0], np.cumprod(1.0 - sticks)])
+    prior = (
+        gamma.logpdf(concentration, 1.0)
+        + beta.logpdf(sticks, 1.0, concentration).sum()
+        + norm.logpdf(locs, m, 2 * s).sum()
+        + lognorm.logpdf(scales, 1.0, scale=s / 4).sum()
+    )
+    comp = norm.logpdf(x[:, None], locs, scales)  # (N, T), or (N, T, D) summed over d
+    comp = np.log(weights) + (comp.sum(-1) if x.ndim == 2 else comp)
+    if assignment is None:
+        return prior + logsumexp(comp, axis=1).sum()
+    return prior + comp[np.arange(len(x)), assignment].sum()
+
+
+@pytest.mark.parametrize("event", [(), (2,)], ids=["1d", "2d"])
+def test_dp_gmm_sites_and_log_joint(event):
+    """The 1-D form is unchanged and the D-dimensional one has diagonal covariances: the sites
+    and shapes of the docstring, and the log joint of a fixed value equal to the hand-computed
+    one (both forms: the assignment summed out, or fixed)."""
+    from numpyro import handlers
+    from numpyro.infer.util import log_density
+
+    from mixzoo import dp_gmm
+
+    x, t = (DATA_2D if event else DATA_1D)[:5], 4
+    trace = handlers.trace(handlers.seed(dp_gmm, 0)).get_trace(x, truncation=t)
+    shapes = {name: np.shape(site["value"]) for name, site in trace.items() if site["type"] in ("sample", "deterministic")}
+    assert shapes == {
+        "concentration": (),
+        "sticks": (t - 1,),
+        "weights": (t,),
+        "locs": (t,) + event,
+        "scales": (t,) + event,
+        "assignment": (5,),
+        "obs": (5,) + event,
+    }
+    assert trace["locs"]["fn"].event_shape == trace["scales"]["fn"].event_shape == trace["obs"]["fn"].event_shape == event
+    size = t * int(np.prod(event))
+    value = {  # float32, the models' working precision
+        "concentration": np.float32(1.3),
+        "sticks": np.array([0.3, 0.5, 0.4], np.float32),
+        "locs": np.linspace(-3.0, 3.0, size, dtype=np.float32).reshape((t,) + event),
+        "scales": np.linspace(0.5, 2.0, size, dtype=np.float32).reshape((t,) + event),
+    }
+    marginal, _ = log_density(dp_gmm, (x,), {"truncation": t, "marginal": True}, value)
+    np.testing.assert_allclose(marginal, _dp_log_joint(x, **value), rtol=1e-5)
+    z = np.array([0, 1, 3, 3, 2])
+    fixed, _ = log_density(dp_gmm, (x,), {"truncation": t}, {**value, "assignment": z})
+    np.testing.assert_allclose(fixed, _dp_log_joint(x, **value, assignment=z), rtol=1e-5)
 
 
 def test_driver_finds_sites_of_a_user_model():

@@ -55,6 +55,9 @@ def _fit(model, data, **kw):
         (diag_gmm, X2, {"scale_log_sd": 0.0}, ValueError, r"scale_log_sd must be None or a finite number > 0; got 0.0"),
         (dirichlet_gmm, X, {"shared_scale": "yes"}, TypeError, r"shared_scale must be True or False; got 'yes'"),
         (diag_gmm, X2, {"n_dims": 3}, ValueError, r"n_dims must equal the number of data columns \(2\) or be None; got 3"),
+        (dp_gmm, X2, {"n_dims": 3}, ValueError, r"n_dims must equal the number of data columns \(2\) or be None; got 3"),
+        (dp_gmm, X, {"n_dims": 1}, ValueError, r"n_dims must be None for 1-D data of shape \(N,\) \(it is read .*; got 1"),
+        (dp_gmm, np.ones((3, 2, 2)), {}, ValueError, r"data must be a 1-D array of shape \(N,\) or a 2-D array of shape"),
     ],
 )
 def test_model_arguments_checked_by_driver(model, data, kwargs, exc, pattern):

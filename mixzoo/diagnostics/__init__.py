@@ -22,11 +22,13 @@ from .partition import (
     summarize_partitions,
 )
 from .relabel import relabel, relabel_permutations
+from .report import NUTSReport, report
 from .responsibilities import responsibilities
 from .truncation import TruncationCheck, TruncationWarning, check_truncation
 
 __all__ = [
     "ClusterCounts",
+    "NUTSReport",
     "PartitionSummary",
     "PointPartition",
     "TruncationCheck",
@@ -38,6 +40,7 @@ __all__ = [
     "point_partition",
     "relabel",
     "relabel_permutations",
+    "report",
     "responsibilities",
     "summarize_partitions",
     "to_arviz",

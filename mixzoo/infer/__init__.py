@@ -11,6 +11,7 @@ driver             what it does                                                r
 ``fit_svi_enum``   per-datum assignment guide, globals at the MAP              ``SVIEnumResult``
 ``fit_nuts``       collapsed NUTS, several chains                              ``NUTSResult``
 ``classify``       ``infer_discrete`` assignments (MAP or sampled), new data   array
+``select_components``  MAP fits for each K, scored by BIC / AIC / ICL          ``ComponentSelection``
 =================  ==========================================================  ===============
 
 Every result is a :class:`Result` (``problem``, ``params``, ``losses``, ``info``).
@@ -26,6 +27,7 @@ from .map import DegenerateMAPWarning, MAPResult, fit_map  # noqa: E402
 from .nuts import NUTSResult, fit_nuts  # noqa: E402
 from .problem import Problem, bind  # noqa: E402
 from .result import Result  # noqa: E402
+from .select import ComponentSelection, select_components  # noqa: E402
 from .svi import SVIResult, fit_svi  # noqa: E402
 from .svi_enum import SVIEnumResult, fit_svi_enum  # noqa: E402
 
@@ -40,8 +42,10 @@ __all__ = [
     "SVIResult",
     "bind",
     "classify",
+    "ComponentSelection",
     "fit_map",
     "fit_nuts",
     "fit_svi",
     "fit_svi_enum",
+    "select_components",
 ]

@@ -44,7 +44,9 @@ class MAPInfo(NamedTuple):
     """Extras of a MAP fit. ``grad_norms``: site name -> (num_steps,) gradient norm in
     unconstrained space (``None`` for EM); ``init_losses``: (n_restarts,) loss of each
     initialisation; ``best_restart``: the one returned; ``method``: ``"adam"`` or ``"em"``;
-    ``n_iter``: Adam steps or EM iterations of the returned fit (screening included);
+    ``n_iter``: Adam steps of the returned fit, or for EM the number of log-posterior values in
+    ``losses`` (the start and one per SQUAREM cycle; screening included, except when it ran on
+    a subsample of the data);
     ``converged``: EM met ``tol`` before ``max_iter`` (Adam: ``None``, it runs ``num_steps``)."""
 
     grad_norms: dict | None
@@ -282,6 +284,10 @@ def _adam_candidates(problem, start: dict, spread: dict, widths: tuple, num_step
     return kept, sites, weights, losses, grad_norms
 
 
+#: Below this many (padded points x components x screened candidates), the EM program that screens
+#: the starts also runs the kept candidates to the end (padded to its width): one compilation
+#: instead of two, for a few times the arithmetic of a pass that is then tiny.
+SHARED_PROGRAM_SIZE = 2**18
 #: EM iterations (SQUAREM cycles, three passes over the data each) that screen the starts.
 SCREEN_ITERS = 4
 #: On more points than this, EM screens the starts on a random subsample of this many points
@@ -318,9 +324,20 @@ def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: 
     last = trace[np.arange(n), n_done - 1]
     kept = np.argsort(-np.nan_to_num(last, nan=-np.inf), kind="stable")[:width]
     theta = {s: v[kept] for s, v in theta.items()}
-    run = _em_program(problem.spec, width, max_iter)
     limit = np.int32(max_iter if subsampled else max_iter - screen_iters + 1)
-    theta, more, n_more, converged = jax.device_get(run(theta, *args, limit, np.float32(1)))
+    if (
+        not subsampled
+        and group > width
+        and problem.placed.shape[0] * problem.structure.n_components * group <= SHARED_PROGRAM_SIZE
+    ):
+        # small data: the screening program runs the kept candidates too (padded with copies of the
+        # first, dropped after), which costs little and compiles nothing more
+        rows = np.concatenate([np.arange(width), np.zeros(group - width, dtype=int)])
+        out = jax.device_get(run({s: v[rows] for s, v in theta.items()}, *args, limit, np.float32(1)))
+        theta, more, n_more, converged = jax.tree_util.tree_map(lambda v: v[:width], out)
+    else:
+        run = _em_program(problem.spec, width, max_iter)
+        theta, more, n_more, converged = jax.device_get(run(theta, *args, limit, np.float32(1)))
     losses = np.full((width, max_iter), np.nan, np.float32)
     for i, k in enumerate(kept):
         path = more[i, : n_more[i]] if subsampled else np.concatenate([trace[k, : n_done[k]], more[i, 1 : n_more[i]]])

@@ -30,29 +30,46 @@ DEFAULT_SCALE_MEDIAN_FACTOR = 0.25
 DEFAULT_SCALE_LOG_SD = 1.0
 
 
-def prepare_data(data, n_obs, *, ndim: int):
+def prepare_data(data, n_obs, *, ndim: int | tuple):
     """Validate ``data`` (when concrete) and return ``(data, n)``.
 
     ``data`` is ``None`` (simulate ``n_obs`` points) or an array of shape ``(N,)``
-    (``ndim=1``) or ``(N, D)`` (``ndim=2``).
+    (``ndim=1``) or ``(N, D)`` (``ndim=2``); ``ndim=(1, 2)`` accepts either.
     """
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if data is None:
         if n_obs is None:
             raise ValueError("n_obs must be given (an integer >= 1) when data is None; got None")
         return None, n_obs
     if is_concrete(data):
-        arr = check_data(data, ndim=ndim)
+        arr = check_data(data, ndim=ndims)
         if np.all(arr.std(axis=0) == 0):
             raise ValueError(
                 f"data must not be constant (the default priors are scaled by its spread); "
                 f"got {arr.shape[0]} copies of {arr[0].tolist()}"
             )
         data = jnp.asarray(arr, dtype=jnp.result_type(float))
-    elif jnp.ndim(data) != ndim:
-        raise ValueError(f"data must have {ndim} dimension(s); got shape {jnp.shape(data)}")
+    elif jnp.ndim(data) not in ndims:
+        raise ValueError(f"data must have {' or '.join(map(str, ndims))} dimension(s); got shape {jnp.shape(data)}")
     if n_obs is not None and n_obs != data.shape[0]:
         raise ValueError(f"n_obs must equal the number of data points ({data.shape[0]}) or be None; got {n_obs}")
     return data, data.shape[0]
+
+
+def point_shape(data, n_dims, *, default: tuple) -> tuple:
+    """The shape of one data point: ``()`` for data of shape (N,), ``(D,)`` for (N, D); with
+    ``data=None`` (simulation) ``(n_dims,)``, or ``default`` when ``n_dims`` is None. Checks
+    ``n_dims`` against the data (it is only needed to simulate)."""
+    if data is None:
+        return default if n_dims is None else (n_dims,)
+    if jnp.ndim(data) == 1:
+        if n_dims is not None:
+            raise ValueError(f"n_dims must be None for 1-D data of shape (N,) (it is read from the data); got {n_dims}")
+        return ()
+    d = data.shape[1]
+    if n_dims is not None and n_dims != d:
+        raise ValueError(f"n_dims must equal the number of data columns ({d}) or be None; got {n_dims}")
+    return (d,)
 
 
 class LocScalePriors(NamedTuple):
@@ -103,6 +120,23 @@ def default_hyperparameters(data) -> dict:
         "scale_median": DEFAULT_SCALE_MEDIAN_FACTOR * spread,
     }
     return {k: (float(v) if np.ndim(v) == 0 else v.astype(np.float32)) for k, v in values.items()}
+
+
+def sample_locs_scales(prior: LocScalePriors, event: tuple):
+    """The ``locs`` and ``scales`` sites of one component (call inside the components plate):
+    ``locs ~ Normal(loc_mean, loc_sd)``, ``scales ~ LogNormal(log scale_median, scale_log_sd)``;
+    for 1-D data (``event=()``) one number each, for D-dimensional data (``event=(D,)``) a
+    vector each, independent over d (``.to_event(1)``, a diagonal covariance), every
+    hyperparameter a scalar or an array of shape (D,)."""
+    if not event:
+        locs = numpyro.sample("locs", dist.Normal(prior.loc_mean, prior.loc_sd))
+        scales = numpyro.sample("scales", dist.LogNormal(prior.scale_log_median, prior.scale_log_sd))
+        return locs, scales
+    locs = numpyro.sample("locs", dist.Normal(jnp.broadcast_to(prior.loc_mean, event), prior.loc_sd).to_event(1))
+    scales = numpyro.sample(
+        "scales", dist.LogNormal(jnp.broadcast_to(prior.scale_log_median, event), prior.scale_log_sd).to_event(1)
+    )
+    return locs, scales
 
 
 def observe(weights, locs, scales, data, n: int, *, marginal: bool) -> None:

@@ -7,7 +7,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from .._constraints import validated
-from ._common import loc_scale_priors, observe, prepare_data
+from ._common import loc_scale_priors, observe, point_shape, prepare_data, sample_locs_scales
 
 
 @validated("diag_gmm")
@@ -41,20 +41,10 @@ def diag_gmm(
     """
     data, n = prepare_data(data, n_obs, ndim=2)
     k = n_components
-    if data is None:
-        d = 2 if n_dims is None else n_dims
-    else:
-        d = data.shape[1]
-        if n_dims is not None and n_dims != d:
-            raise ValueError(f"n_dims must equal the number of data columns ({d}) or be None; got {n_dims}")
+    event = point_shape(data, n_dims, default=(2,))
     prior = loc_scale_priors(data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd)
-    event = (d,)
 
     weights = numpyro.sample("weights", dist.Dirichlet(jnp.full(k, weight_concentration, dtype=jnp.result_type(float))))
     with numpyro.plate("components", k):
-        locs = numpyro.sample("locs", dist.Normal(jnp.broadcast_to(prior.loc_mean, event), prior.loc_sd).to_event(1))
-        scales = numpyro.sample(
-            "scales",
-            dist.LogNormal(jnp.broadcast_to(prior.scale_log_median, event), prior.scale_log_sd).to_event(1),
-        )
+        locs, scales = sample_locs_scales(prior, event)
     observe(weights, locs, scales, data, n, marginal=marginal)

@@ -1,4 +1,4 @@
-"""Truncated stick-breaking Dirichlet-process Gaussian mixture (1-D)."""
+"""Truncated stick-breaking Dirichlet-process Gaussian mixture (1-D, or D-dimensional with diagonal covariances)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from .._constraints import validated
-from ._common import loc_scale_priors, observe, prepare_data
+from ._common import loc_scale_priors, observe, point_shape, prepare_data, sample_locs_scales
 
 
 def stick_breaking(sticks):
@@ -28,10 +28,12 @@ def dp_gmm(
     loc_sd=None,
     scale_median=None,
     scale_log_sd=None,
+    n_dims: int | None = None,
     n_obs: int | None = None,
     marginal: bool = False,
 ):
-    """Dirichlet-process GMM on 1-D data, truncated at T components.
+    """Dirichlet-process GMM on 1-D data, or on D-dimensional data with a diagonal covariance
+    per component, truncated at T components.
 
     concentration ~ Gamma(concentration_shape, concentration_rate)
     sticks[t] ~ Beta(1, concentration)                    t = 1..T-1 ("breaks" plate)
@@ -41,14 +43,23 @@ def dp_gmm(
     assignment[i] ~ Categorical(weights)                   (enumerated)
     obs[i] ~ Normal(locs[assignment[i]], scales[assignment[i]])
 
-    :param data: observations, shape (N,), or ``None`` to simulate ``n_obs`` points.
+    With data of shape (N, D), ``locs[k]`` and ``scales[k]`` are vectors of length D (event dim
+    D, independent over d, as in :func:`mixzoo.models.diag_gmm`) and ``obs[i]`` is a point of
+    length D; the data-derived defaults are per dimension.
+
+    :param data: observations, shape (N,) or (N, D), or ``None`` to simulate ``n_obs`` points.
     :param truncation: T >= 2; check the weight left in the last component after fitting.
     :param concentration_shape, concentration_rate: Gamma prior on the concentration (> 0).
-    Other keywords as in :func:`mixzoo.models.dirichlet_gmm`.
-    Sites: ``concentration`` (), ``sticks`` (T-1,), ``weights`` (T,), ``locs`` (T,),
-    ``scales`` (T,), ``assignment`` (N,), ``obs`` (N,).
+    :param n_dims: D; only used when ``data`` is ``None``: ``None`` (default) simulates 1-D
+        data of shape (n_obs,), an integer D data of shape (n_obs, D). With data, ``None`` or
+        the number of columns.
+    Hyperparameters may be scalars, or arrays of shape (D,) for D-dimensional data; other
+    keywords as in :func:`mixzoo.models.dirichlet_gmm`.
+    Sites: ``concentration`` (), ``sticks`` (T-1,), ``weights`` (T,), ``locs`` (T,) or (T, D),
+    ``scales`` (T,) or (T, D), ``assignment`` (N,), ``obs`` (N,) or (N, D).
     """
-    data, n = prepare_data(data, n_obs, ndim=1)
+    data, n = prepare_data(data, n_obs, ndim=(1, 2))
+    event = point_shape(data, n_dims, default=())
     t = truncation
     prior = loc_scale_priors(data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd)
 
@@ -57,6 +68,5 @@ def dp_gmm(
         sticks = numpyro.sample("sticks", dist.Beta(1.0, concentration))
     weights = numpyro.deterministic("weights", stick_breaking(sticks))
     with numpyro.plate("components", t):
-        locs = numpyro.sample("locs", dist.Normal(prior.loc_mean, prior.loc_sd))
-        scales = numpyro.sample("scales", dist.LogNormal(prior.scale_log_median, prior.scale_log_sd))
+        locs, scales = sample_locs_scales(prior, event)
     observe(weights, locs, scales, data, n, marginal=marginal)

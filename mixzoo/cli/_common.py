@@ -1,5 +1,6 @@
-"""Shared pieces of the command-line scripts in ``scripts/``: data options, numeric option
-types (from the argument table of :mod:`mixzoo._constraints`), one-line errors."""
+"""Shared pieces of the ``mixzoo nuts`` and ``mixzoo map`` commands: data options, numeric
+option types (from the argument table of :mod:`mixzoo._constraints`), one-line errors, and the
+worker thread with its SIGINT / SIGTERM handling (:mod:`mixzoo._interrupt`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import datetime
 import sys
 from pathlib import Path
 
-from . import _interrupt
-from ._constraints import CONSTRAINTS, option_type
-from .datasets import available
-from .io import load_data
+from .. import _interrupt
+from .._constraints import CONSTRAINTS, option_type
+from ..datasets import available
+from ..io import load_data
 
 #: The models of :mod:`mixzoo.models` (kept here so that option checks need no JAX import).
 MODEL_NAMES = ("dirichlet_gmm", "dp_gmm", "diag_gmm")
@@ -49,12 +50,13 @@ def add_data_options(parser: argparse.ArgumentParser, default_data: str = "galax
         "--columns",
         nargs="+",
         metavar="COLUMN",
-        help="column(s) to use (default: all columns); 1 column selects a 1-D model, 2 or more diag_gmm",
+        help="column(s) to use (default: all columns); 1 column selects a 1-D model, 2 or more diag_gmm (or dp_gmm)",
     )
     parser.add_argument(
         "--model",
         choices=sorted(MODEL_NAMES),
-        help="mixture model (default: dp_gmm for 1-D data, diag_gmm for several columns)",
+        help="mixture model (default: dp_gmm for 1-D data, dirichlet_gmm with --components; diag_gmm for several "
+        "columns, dp_gmm with --truncation)",
     )
     add_option(
         parser,
@@ -80,14 +82,22 @@ def resolve_data(args) -> tuple:
         repeated = sorted({c for c in args.columns if args.columns.count(c) > 1})
         raise ValueError(f"--columns must name each column once; got {args.columns} ({repeated} repeated)")
     data, names, label = load_data(args.data, args.columns)
-    model = args.model or ("dp_gmm" if data.ndim == 1 else "diag_gmm")
+    # no --model: dp_gmm for one column (dirichlet_gmm when --components is given), diag_gmm for
+    # several (dp_gmm when --truncation is given)
+    if args.model is not None:
+        model = args.model
+    elif data.ndim == 1:
+        model = "dirichlet_gmm" if args.components is not None else "dp_gmm"
+    else:
+        model = "dp_gmm" if args.truncation is not None else "diag_gmm"
     if data.ndim == 1 and model == "diag_gmm":
         raise ValueError(
             f"--model diag_gmm needs 2 or more columns; got 1 ({names[0]!r}). Choose --columns with several columns or a 1-D model"
         )
-    if data.ndim == 2 and model != "diag_gmm":
+    if data.ndim == 2 and model == "dirichlet_gmm":
         raise ValueError(
-            f"--model {model} needs exactly 1 column; got {len(names)} ({names}). Use --model diag_gmm or pick one column with --columns"
+            f"--model {model} needs exactly 1 column; got {len(names)} ({names}). Use --model diag_gmm or dp_gmm, "
+            "or pick one column with --columns"
         )
     if model == "dp_gmm":
         if args.components is not None:
@@ -124,15 +134,17 @@ def default_out(label: str, model: str) -> Path:
     return Path("mixzoo_out") / f"{label}-{model}-{stamp}"
 
 
-def run_main(main, prog: str) -> None:
-    """Run ``main()``; a user error prints one line (no traceback) and exits with status 2.
-    SIGINT and SIGTERM end the run within a fraction of a second, even inside compiled JAX
-    code, leaving no temporary folder (exit status 130, 143; see :mod:`mixzoo._interrupt`)."""
+def run_main(main, prog: str) -> int:
+    """Run ``main()`` and return the exit status: 0 when it returns; a user error prints one
+    line (no traceback) and gives 2. SIGINT and SIGTERM end the run within a fraction of a
+    second, even inside compiled JAX code, leaving no temporary folder (exit status 130, 143;
+    see :mod:`mixzoo._interrupt`)."""
     try:
         _interrupt.run(main, prog)
     except USER_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; no output folder was written", file=sys.stderr)
-        sys.exit(130)
+        return 130
+    return 0

@@ -1,0 +1,184 @@
+"""Choosing the number of components of a finite mixture by an information criterion.
+
+:func:`select_components` fits the MAP (:func:`~mixzoo.infer.map.fit_map`) of a finite mixture
+for each number of components K (and, for a model with a ``shared_scale`` keyword, with
+per-component and with shared scales: mclust's V and E models) and scores each fit by
+
+* ``bic = -2 log L + p log N`` (Schwarz 1978),
+* ``aic = -2 log L + 2 p`` (Akaike 1974),
+* ``icl = bic - 2 sum_i log max_k r_ik`` (Biernacki, Celeux and Govaert 2000: BIC plus twice the
+  entropy of the hard classification; it penalises components that overlap),
+
+with ``log L`` the marginal log-likelihood of the data at the MAP, ``p`` the number of free
+parameters (the unconstrained dimension of the model's global sites: (K - 1) weights, K x D
+locations, K x D or D scales) and ``r_ik`` the responsibilities. Lower is better, as in
+scikit-learn's ``GaussianMixture.bic`` (mclust reports ``-bic``, higher better). The MAP
+includes the priors; the criteria use the likelihood alone, as mclust does with a prior.
+
+These are criteria for point fits. For a posterior (``fit_nuts``), compare the K by their
+expected log predictive density (LOO: ``diagnostics.to_arviz`` and ``diagnostics.compare``),
+which accounts for the posterior's width and needs no parameter count; BIC needs a MAP, is
+cheap and consistent for the number of components when the model is right, and LOO is the
+better guide to predictive accuracy when it is not (README, "Choosing the number of components").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from .._constraints import validated
+from ._data import accepts
+from ._em import ConvergenceWarning
+from .map import MAPResult, fit_map
+
+#: The information criteria :func:`select_components` computes (lower is better).
+CRITERIA = ("bic", "aic", "icl")
+#: Labels of the scale options of a model with a ``shared_scale`` keyword (mclust's names).
+SCALE_LABELS = {False: "per-component (V)", True: "shared (E)"}
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class ComponentSelection:
+    """Result of :func:`select_components`. ``table``: a ``pandas.DataFrame``, one row per fit
+    (columns ``n_components``, ``scale``, ``log_likelihood``, ``n_parameters``, ``bic``, ``aic``,
+    ``icl``, ``n_iter``, ``converged``, ``collapsed`` (components below the collapse weight),
+    ``seconds``), in the order fitted; ``criterion``: the one that chose; ``best``: the
+    :class:`~mixzoo.infer.map.MAPResult` with the lowest criterion; ``fits``: every fit, by
+    ``(n_components, scale)``."""
+
+    table: object
+    criterion: str
+    best: MAPResult
+    fits: dict
+
+    @property
+    def best_row(self):
+        """The table's row of the chosen fit (a ``pandas.Series``)."""
+        return self.table.loc[self.table[self.criterion].idxmin()]
+
+    def __repr__(self):
+        row = self.best_row
+        return (
+            f"ComponentSelection({self.criterion}: K = {row['n_components']}, {row['scale']} scales, "
+            f"{self.criterion} {row[self.criterion]:.2f}; {len(self.table)} fits)"
+        )
+
+    def __str__(self):
+        shown = self.table.drop(columns=["seconds"]).to_string(index=False, float_format=lambda v: f"{v:.2f}")
+        return f"{shown}\nchosen by {self.criterion} (lower is better): {self!r}"
+
+
+@validated("select_components")
+def select_components(
+    model,
+    data,
+    *,
+    n_components=range(1, 10),
+    criterion: str = "bic",
+    shared_scale: bool | None = None,
+    seed: int = 0,
+    **fit_kwargs,
+) -> ComponentSelection:
+    """MAP fits of a finite mixture for each number of components, scored by an information
+    criterion (module docstring): the number of components, and the scale option, to use.
+
+    :param model: a finite mixture with an ``n_components`` keyword (``dirichlet_gmm``,
+        ``diag_gmm``). A Dirichlet process is refused: its truncation is not a number of
+        components (use ``fit_nuts`` and ``diagnostics.cluster_counts``).
+    :param data: (N,) or (N, D) as the model expects.
+    :param n_components: the K to try: distinct integers >= 1.
+    :param criterion: ``"bic"`` (default, as mclust), ``"aic"`` or ``"icl"``: the one that
+        chooses; the table has all three.
+    :param shared_scale: for a model with a ``shared_scale`` keyword, ``None`` tries both
+        (mclust's V and E), ``True`` / ``False`` one; other models must leave it ``None``.
+    :param seed: ``fit_map``'s seed, the same for every fit.
+    :param fit_kwargs: passed to every ``fit_map`` call (its options, e.g. ``n_restarts``,
+        ``method``, and the model's hyperparameters).
+    :returns: :class:`ComponentSelection`; ``print`` it for the table. Each K compiles its own
+        programs once per data size (a second selection on data of the same size compiles nothing).
+    """
+    import pandas as pd
+
+    if not accepts(model, "n_components"):
+        name = getattr(model, "__name__", type(model).__name__)
+        raise ValueError(
+            f"model must be a finite mixture with an n_components keyword (dirichlet_gmm, diag_gmm); got {name} "
+            "(a Dirichlet process's truncation is not a number of components: use fit_nuts and diagnostics.cluster_counts)"
+        )
+    ks = _check_n_components(n_components)
+    if accepts(model, "shared_scale"):
+        options = [False, True] if shared_scale is None else [shared_scale]
+    elif shared_scale is not None:
+        raise ValueError(f"shared_scale must be None for a model without a shared_scale keyword; got {shared_scale!r}")
+    else:
+        options = [None]
+    rows, fits = [], {}
+    for option in options:
+        variant = {} if option is None else {"shared_scale": option}
+        label = SCALE_LABELS.get(option, "per-component")
+        for k in ks:
+            start = time.perf_counter()
+            with warnings.catch_warnings(record=True) as caught:  # collapsed components are a column of the table
+                warnings.simplefilter("always", RuntimeWarning)
+                warnings.simplefilter("always", ConvergenceWarning)
+                fit = fit_map(model, data, n_components=k, seed=seed, **variant, **fit_kwargs)
+            for w in caught:
+                if not issubclass(w.category, (RuntimeWarning, ConvergenceWarning)):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            rows.append({"n_components": k, "scale": label, **_scores(fit), "seconds": time.perf_counter() - start})
+            fits[(k, label)] = fit
+    table = pd.DataFrame(rows)
+    row = table.loc[table[criterion].idxmin()]
+    return ComponentSelection(table=table, criterion=criterion, best=fits[(row["n_components"], row["scale"])], fits=fits)
+
+
+def _check_n_components(n_components) -> list:
+    try:
+        ks = list(n_components)
+    except TypeError:
+        ks = None
+    ok = (
+        ks is not None
+        and len(ks) > 0
+        and all(isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)) and k >= 1 for k in ks)
+        and len(set(ks)) == len(ks)
+    )
+    if not ok:
+        shown = (
+            repr(n_components) if isinstance(n_components, (int, float, str, list, tuple, range)) else type(n_components).__name__
+        )
+        raise ValueError(f"n_components must be a non-empty sequence of distinct integers >= 1; got {shown}")
+    return [int(k) for k in ks]
+
+
+def _scores(fit: MAPResult) -> dict:
+    """The table's columns for one MAP fit (see :class:`ComponentSelection`)."""
+    from ..diagnostics._arviz import pointwise_log_likelihood
+    from ..diagnostics.responsibilities import responsibilities
+    from .map import COLLAPSE_WEIGHT
+
+    problem = fit.problem
+    latent = {s: np.asarray(fit.params[s]) for s in problem.structure.global_sites}
+    loglik = float(np.sum(pointwise_log_likelihood(problem, {s: v[None] for s, v in latent.items()})[0], dtype=np.float64))
+    n_params = int(ravel_pytree(problem.spec.unconstrain(latent))[0].size)
+    n = problem.n
+    bic = -2.0 * loglik + n_params * np.log(n)
+    hard = np.max(np.asarray(responsibilities(fit), dtype=np.float64), axis=1)
+    return {
+        "log_likelihood": loglik,
+        "n_parameters": n_params,
+        "bic": bic,
+        "aic": -2.0 * loglik + 2.0 * n_params,
+        "icl": bic - 2.0 * float(np.sum(np.log(np.maximum(hard, np.finfo(np.float64).tiny)))),
+        "n_iter": fit.info.n_iter,
+        "converged": fit.info.converged,
+        "collapsed": int(np.sum(np.asarray(fit.params["weights"]) < COLLAPSE_WEIGHT)),
+    }
+
+
+__all__ = ["CRITERIA", "ComponentSelection", "select_components"]
