@@ -100,3 +100,30 @@ def tutorial_map_adam(tutorial_data):
 def sorted_by(values, key):
     """Rows of ``values`` in the order of ``key`` (label-invariant comparisons)."""
     return np.asarray(values)[np.argsort(np.asarray(key))]
+
+
+# MIXZOO_COMPILE_REPORT=<folder>: each worker writes, per test, the seconds XLA spent compiling
+# (cold-cache suite time is mostly compilation; this says where it goes)
+if os.environ.get("MIXZOO_COMPILE_REPORT"):
+    import json
+
+    _COMPILE = {"test": None, "seconds": {}}
+
+    def _on_compile(event, duration, **kwargs):
+        if event == "/jax/compilation_cache/compile_time_saved_sec" or "backend_compile" not in event:
+            return
+        test = _COMPILE["test"] or "<collection>"
+        _COMPILE["seconds"][test] = _COMPILE["seconds"].get(test, 0.0) + duration
+
+    jax.monitoring.register_event_duration_secs_listener(_on_compile)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        _COMPILE["test"] = item.nodeid
+        yield
+
+    def pytest_sessionfinish(session):
+        folder = os.environ["MIXZOO_COMPILE_REPORT"]
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"compile-{os.getpid()}.json"), "w") as fh:
+            json.dump(_COMPILE["seconds"], fh)

@@ -69,6 +69,13 @@ def test_new_hyperparameters_compile_nothing():
     assert count == 0
 
 
+def test_em_limits_and_tolerances_compile_nothing():
+    """max_iter is a traced limit (the trace's capacity is 512 iterations), tol an argument."""
+    fit_map(dirichlet_gmm, GALAXY, **MAP)
+    count, _ = compilations(lambda: fit_map(dirichlet_gmm, OTHER, max_iter=40, tol=1e-4, **MAP))
+    assert count == 0
+
+
 def test_classify_and_diagnostics_compile_nothing_on_new_data():
     fit = fit_map(dirichlet_gmm, GALAXY, **MAP)
     classify(fit, GALAXY), responsibilities(fit, GALAXY)

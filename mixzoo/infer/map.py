@@ -128,7 +128,8 @@ def fit_map(
     optimisation at its values instead, e.g. to refine an Adam fit by EM.
 
     Every program is compiled once per problem signature (model, static options, padded data
-    size, ``n_restarts``, ``n_best``, ``n_screen``, ``num_steps`` or ``max_iter``): a second fit on
+    size, ``n_restarts``, ``n_best``, ``n_screen``, ``num_steps``; ``max_iter`` above 512 by its
+    power of two): a second fit on
     new data of the same size, other hyperparameter values, another learning rate, tolerance or
     seed compiles nothing.
 
@@ -284,9 +285,10 @@ def _adam_candidates(problem, start: dict, spread: dict, widths: tuple, num_step
     return kept, sites, weights, losses, grad_norms
 
 
-#: Below this many (padded points x components x screened candidates), the EM program that screens
-#: the starts also runs the kept candidates to the end (padded to its width): one compilation
-#: instead of two, for a few times the arithmetic of a pass that is then tiny.
+#: Below this cost (screened candidates x (padded points x components, an E-step, + parameters
+#: cubed, a Newton M-step)), the EM program that screens the starts also runs the kept candidates
+#: to the end (padded to its width): one compilation instead of two, for a few times the
+#: arithmetic of an iteration that is then tiny (galaxy K = 4: 5.4e4; a DP with T = 20: 7.0e6).
 SHARED_PROGRAM_SIZE = 2**18
 #: EM iterations (SQUAREM cycles, three passes over the data each) that screen the starts.
 SCREEN_ITERS = 4
@@ -325,11 +327,9 @@ def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: 
     kept = np.argsort(-np.nan_to_num(last, nan=-np.inf), kind="stable")[:width]
     theta = {s: v[kept] for s, v in theta.items()}
     limit = np.int32(max_iter if subsampled else max_iter - screen_iters + 1)
-    if (
-        not subsampled
-        and group > width
-        and problem.placed.shape[0] * problem.structure.n_components * group <= SHARED_PROGRAM_SIZE
-    ):
+    n_params = sum(int(np.size(v)) for v in spread.values())
+    cost = group * (problem.placed.shape[0] * problem.structure.n_components + n_params**3)
+    if not subsampled and group > width and cost <= SHARED_PROGRAM_SIZE:
         # small data: the screening program runs the kept candidates too (padded with copies of the
         # first, dropped after), which costs little and compiles nothing more
         rows = np.concatenate([np.arange(width), np.zeros(group - width, dtype=int)])
@@ -349,9 +349,16 @@ def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: 
     return kept, sites, weights, losses, n_iter, converged
 
 
+#: EM programs record the log posterior in a trace of at least this many iterations (more: the
+#: next power of two above ``max_iter``), so that the ``max_iter`` values up to it share one program.
+EM_TRACE_CAPACITY = 512
+
+
 def _em_program(spec, width: int, max_iter: int):
     """``run(theta, data, mask, hyper, spread, tol, limit, scale) -> (theta, log_posts, n_iter,
-    converged)`` for ``width`` candidates side by side (constrained values in and out)."""
+    converged)`` for ``width`` candidates side by side (constrained values in and out);
+    ``log_posts`` (width, capacity), capacity >= ``max_iter`` (:data:`EM_TRACE_CAPACITY`)."""
+    max_iter = max(EM_TRACE_CAPACITY, 1 << (max_iter - 1).bit_length())
     one = em_run(spec, max_iter)
 
     def run(theta, data, mask, hyper, spread, tol, limit, scale):
