@@ -39,7 +39,10 @@ def test_bucket_ladder():
     [
         ("fit_map", lambda x: fit_map(dirichlet_gmm, x, **MAP)),
         ("fit_map enumerate", lambda x: fit_map(dirichlet_gmm, x, marginalise="enumerate", **MAP)),
-        ("fit_map dp", lambda x: fit_map(dp_gmm, x, truncation=4, n_restarts=8, n_screen=4, n_best=2, num_steps=50)),
+        (
+            "fit_map dp adam",
+            lambda x: fit_map(dp_gmm, x, truncation=4, n_restarts=8, n_screen=4, n_best=2, num_steps=50, method="adam"),
+        ),
         ("fit_map em", lambda x: fit_map(dp_gmm, x, truncation=4, n_restarts=8, n_screen=4, n_best=2, method="em", max_iter=40)),
         ("fit_svi", lambda x: fit_svi(dirichlet_gmm, x, n_components=3, n_restarts=8, num_steps=50, num_samples=10)),
         (
