@@ -296,9 +296,10 @@ def plot_training(result, *, fig=None):
 def plot_selection(selection, *, criterion=None, ax=None):
     """The information criterion of every fit of a :func:`~mixzoo.select_components` run
     against the number of components, one line per scale option, the chosen fit marked (mclust's
-    BIC plot, with scikit-learn's sign: lower is better). ``criterion``: ``"bic"``, ``"aic"`` or
+    BIC plot, with scikit-learn's sign: lower is better); fits with a degenerate component are
+    crossed out (they are never chosen). ``criterion``: ``"bic"``, ``"aic"`` or
     ``"icl"`` (default: the one that chose). Returns the axes."""
-    from .infer.select import CRITERIA, ComponentSelection
+    from .infer.select import CRITERIA, ComponentSelection, _best_row
 
     if not isinstance(selection, ComponentSelection):
         raise TypeError(f"selection must be a ComponentSelection from select_components; got {type(selection).__name__}")
@@ -309,9 +310,21 @@ def plot_selection(selection, *, criterion=None, ax=None):
     table = selection.table
     for i, (scale, rows) in enumerate(table.groupby("scale", sort=False)):
         ax.plot(rows["n_components"], rows[criterion], "o-", color=f"C{i}", label=f"{scale} scales")
-    best = table.loc[table[criterion].idxmin()]
+    skipped = table[table["degenerate"] > 0]
+    if len(skipped):
+        ax.plot(
+            skipped["n_components"],
+            skipped[criterion],
+            "x",
+            ms=11,
+            mew=2,
+            color="0.3",
+            zorder=3,
+            label="degenerate (never chosen)",
+        )
+    best = _best_row(table, criterion)
     ax.plot(
-        [best["n_components"]], [best[criterion]], "*", ms=16, color="C3", zorder=3, label=f"lowest: K = {best['n_components']}"
+        [best["n_components"]], [best[criterion]], "*", ms=16, color="C3", zorder=3, label=f"chosen: K = {best['n_components']}"
     )
     ax.set(
         xlabel="number of components K", ylabel=f"{criterion.upper()} (lower is better)", title=f"{criterion.upper()} against K"

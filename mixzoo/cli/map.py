@@ -13,7 +13,7 @@ probable component and writes, into a new output folder:
 With no --model, --components or --truncation, the number of components is chosen: MAP fits of
 a finite mixture (dirichlet_gmm with per-component and with shared scales for one column,
 diag_gmm for several) for K = 1 .. --max-components, the one of lowest --criterion (BIC, as
-mclust) kept; the table is printed.
+mclust) kept, skipping fits with a component on tied values; the table is printed.
 
 Examples (`python scripts/run_map.py` is the same command as `mixzoo map`):
   mixzoo map                                                # galaxy velocities, K chosen by BIC
