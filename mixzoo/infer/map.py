@@ -21,7 +21,7 @@ from ._em import ConvergenceWarning, _unwrap, check_em, em_run
 from ._objective import negative_log_joint
 from ._optim import preconditioned_adam, scan_steps
 from ._restarts import candidates, restart_values, score, screen, screen_width
-from ._structure import SITE_POINTS, fitted_sites
+from ._structure import fitted_sites
 from .problem import as_problem
 from .result import Result
 
@@ -223,7 +223,10 @@ def stick_concentration(problem, params: dict) -> float | None:
     spec = problem.spec
     latent = {s: params[s] for s in spec.structure.global_sites}
     model = spec.model_fn(spec.objective_form)
-    trace = handlers.trace(handlers.substitute(model, data=latent)).get_trace(problem.data[:SITE_POINTS], None, problem.hyper)
+    # all the data (not the first SITE_POINTS): run eagerly, the model checks them as training
+    # data, and a model may need more points than that (full_gmm: one per free parameter);
+    # no likelihood is evaluated, so this costs the model's checks only
+    trace = handlers.trace(handlers.substitute(model, data=latent)).get_trace(problem.data, None, problem.hyper)
     found = [
         np.min(np.asarray(fn.concentration0))
         for s in spec.structure.global_sites
