@@ -511,9 +511,17 @@ CONSTRAINTS = {
         "ax": AX,
     },
     "plot_partition": {
-        "data": Checked("an array of shape (N, 2)", (np.zeros(3), r"data must have shape \(N, 2\)")),
+        "data": Checked("an array of shape (N, D), D >= 2", (np.zeros(3), r"data must have shape \(N, D\) with D >= 2")),
         "partition": Checked("one label per point, shape (N,)", (np.zeros(2, int), r"partition must have shape")),
-        "components": Checked("None or a dict with 'weights', 'locs' (K, 2), 'scales' (K, 2)", (3, r"components must")),
+        "components": Checked(
+            "None, a fit, an InferenceData or a dict with 'weights', 'locs' (K, D), 'scales' (K, D) or 'scale_tril' (K, D, D)",
+            (3, r"components must"),
+        ),
+        "dims": Checked(
+            "two different column indices of data",
+            ((0, 0), r"dims must be two different column indices in \[0, 2\); got \(0, 0\)"),
+            ((0, 2), r"dims must be two different column indices in \[0, 2\); got \(0, 2\)"),
+        ),
         "n_sd": POSITIVE,
         "min_weight": Number(0, 1, closed="left"),
         "ax": AX,

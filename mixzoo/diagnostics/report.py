@@ -200,8 +200,8 @@ class NUTSReport:
             ax = plotting.plot_density(self.result, rug=True)
             ax.set_xlabel(self.names[0])
         else:
-            components = self.idata if self.data.shape[1] == 2 else _first_two_columns(self.idata)
-            ax = plotting.plot_partition(self.data[:, :2], self.partitions.point.partition, components=components)
+            # the first two columns; full covariances (full_gmm) give tilted ellipses
+            ax = plotting.plot_partition(self.data, self.partitions.point.partition, components=self.idata, dims=(0, 1))
             ax.set_xlabel(self.names[0])
             ax.set_ylabel(self.names[1])
         save(ax, "density.png")
@@ -210,14 +210,6 @@ class NUTSReport:
         save(plotting.plot_trace(self.idata, var_names=trace_vars, coords={"component": shown}), "trace.png")
         save(plotting.plot_coclustering(self.labels), "coclustering.png")
         save(plotting.plot_cluster_counts(self.labels), "cluster_counts.png")
-
-
-def _first_two_columns(idata) -> dict:
-    """Posterior mean weights (K,), and locs and scales (K, 2) of the first two data columns."""
-    post = idata.posterior
-    mean = {n: post[n].mean(("chain", "draw")).values for n in ("weights", "locs", "scales", "scale") if n in post}
-    scales = np.broadcast_to(mean["scales"] if "scales" in mean else np.asarray(mean["scale"])[..., None], mean["locs"].shape)
-    return {"weights": mean["weights"], "locs": mean["locs"][:, :2], "scales": scales[:, :2]}
 
 
 def _together(parts: PartitionSummary) -> np.ndarray:

@@ -11,7 +11,7 @@ per-component and with shared scales: mclust's V and E models) and scores each f
 
 with ``log L`` the marginal log-likelihood of the data at the MAP, ``p`` the number of free
 parameters (the unconstrained dimension of the model's global sites: (K - 1) weights, K x D
-locations, K x D or D scales) and ``r_ik`` the responsibilities. Lower is better, as in
+locations, K x D or D scales, and for ``full_gmm`` K x D (D - 1) / 2 correlations) and ``r_ik`` the responsibilities. Lower is better, as in
 scikit-learn's ``GaussianMixture.bic`` (mclust reports ``-bic``, higher better). The MAP
 includes the priors; the criteria use the likelihood alone, as mclust does with a prior.
 
@@ -88,7 +88,8 @@ def select_components(
     criterion (module docstring): the number of components, and the scale option, to use.
 
     :param model: a finite mixture with an ``n_components`` keyword (``dirichlet_gmm``,
-        ``diag_gmm``). A Dirichlet process is refused: its truncation is not a number of
+        ``diag_gmm``, ``full_gmm``: mclust's VVV). A Dirichlet process (``dp_gmm``, ``full_gmm``
+        with ``weights_prior="dp"``) is refused: its truncation is not a number of
         components (use ``fit_nuts`` and ``diagnostics.cluster_counts``).
     :param data: (N,) or (N, D) as the model expects.
     :param n_components: the K to try: distinct integers >= 1.
@@ -107,7 +108,12 @@ def select_components(
     if not accepts(model, "n_components"):
         name = getattr(model, "__name__", type(model).__name__)
         raise ValueError(
-            f"model must be a finite mixture with an n_components keyword (dirichlet_gmm, diag_gmm); got {name} "
+            f"model must be a finite mixture with an n_components keyword (dirichlet_gmm, diag_gmm, full_gmm); got {name} "
+            "(a Dirichlet process's truncation is not a number of components: use fit_nuts and diagnostics.cluster_counts)"
+        )
+    if fit_kwargs.get("weights_prior", "dirichlet") != "dirichlet":
+        raise ValueError(
+            f"weights_prior must be 'dirichlet' for select_components (a finite mixture); got {fit_kwargs['weights_prior']!r} "
             "(a Dirichlet process's truncation is not a number of components: use fit_nuts and diagnostics.cluster_counts)"
         )
     ks = _check_n_components(n_components)
