@@ -174,3 +174,53 @@ def test_n_parameters():
     # K - 1 weights, K D locs, K D scales, K D (D - 1) / 2 correlations
     assert n_parameters(2, 2) == 1 + 4 + 4 + 2 == 11
     assert n_parameters(3, 4) == 2 + 12 + 12 + 18 == 44
+
+
+def test_em_statistics_and_expected_log_joint_gain():
+    """EM for full covariances: the E-step's statistics (counts, first moments and outer
+    products about the current means, the log-likelihood; padding masked out; the same in
+    chunks) equal numpy's, and the M-step's objective Q(theta) - Q(theta_old) equals the
+    expected complete-data log-likelihood difference computed directly in float64."""
+    import jax.numpy as jnp
+    from scipy.special import logsumexp, softmax
+    from scipy.stats import multivariate_normal
+
+    from mixzoo.infer import _em
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(40, 2)) @ np.array([[1.0, 0.5], [0.0, 2.0]]) + [1.0, -1.0]
+    mask = np.arange(40) < 37  # the last 3 points are padding
+
+    def mixture(weights, locs, covs):
+        tril = np.linalg.cholesky(covs)
+        return _em.FullNormalMixture(*(jnp.asarray(v, jnp.float32) for v in (np.log(weights), locs, tril)))
+
+    old = mixture([0.4, 0.6], [[0.0, 0.0], [2.0, -2.0]], [[[1.0, 0.3], [0.3, 2.0]], [[2.0, -0.5], [-0.5, 1.0]]])
+    new = mixture([0.5, 0.5], [[0.2, 0.1], [1.8, -1.5]], [[[1.5, 0.6], [0.6, 2.5]], [[1.0, -0.2], [-0.2, 3.0]]])
+
+    def log_components(mix):  # (N, K) log w_k + log N(x_i | mu_k, L_k L_k^T), float64
+        mix = [np.asarray(v, np.float64) for v in mix]
+        covs = mix[2] @ np.swapaxes(mix[2], 1, 2)
+        return np.stack([mix[0][k] + multivariate_normal.logpdf(x, mix[1][k], covs[k]) for k in range(2)], axis=1)
+
+    lp = log_components(old)
+    r = softmax(lp, axis=1) * mask[:, None]
+    dev = x[:, None, :] - np.asarray(old.locs, np.float64)[None]
+    stats = _em._estep_local(old, jnp.asarray(x, jnp.float32), jnp.asarray(mask))
+    np.testing.assert_allclose(stats.n, r.sum(0), rtol=1e-5)
+    np.testing.assert_allclose(stats.s1, np.einsum("ik,ikd->kd", r, dev), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(stats.s2, np.einsum("ik,ikd,ike->kde", r, dev, dev), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(stats.loglik, logsumexp(lp, axis=1)[mask].sum(), rtol=1e-5)
+    chunk_elements = _em.CHUNK_ELEMENTS
+    try:
+        _em.CHUNK_ELEMENTS = 32  # 8 points x 2 components x 2 dimensions per chunk: five chunks
+        chunked = _em._estep_local(old, jnp.asarray(x, jnp.float32), jnp.asarray(mask))
+    finally:
+        _em.CHUNK_ELEMENTS = chunk_elements
+    for a, b in zip(chunked, stats):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    # Q(new) - Q(old) with the responsibilities r at the old point (the priors' difference: 0.7)
+    direct = np.sum(r * (log_components(new) - lp)) + 0.7
+    gain = _em.expected_log_joint_gain(jnp.float32(0.7), new, jnp.float32(0.0), old, stats)
+    np.testing.assert_allclose(gain, direct, rtol=1e-4)
+    assert _em.supports_em(bind(full_gmm, X, n_components=2).spec)

@@ -19,6 +19,12 @@ sufficient statistics. One EM iteration is then
   Hessian's eigenvalues made negative (an ascent direction even where Q is not concave) and a
   backtracking line search; a step that does not increase Q is not taken.
 
+For ``MultivariateNormal`` components (full covariances Sigma_k = L_k L_k^T, ``full_gmm``)
+the statistics are ``n_k``, ``S1_k`` (D,) and the outer products ``S2_k = sum_i r_ik (x_i -
+a_k)(x_i - a_k)^T`` (D, D), the log densities come from triangular solves with ``L_k``, and Q's
+quadratic term is ``tr(Sigma_k^-1 (S2 + S1 delta^T + delta S1^T + n delta delta^T))`` with
+``delta = a_k - mu_k`` (:func:`_full_gain`); the diagonal path is untouched.
+
 The EM steps are accelerated by SQUAREM (:func:`em_run`): where plain EM crawls (overlapping
 components, a weight draining slowly), an extrapolation along the last two steps is tried and
 kept only when it does not lower the log posterior.
