@@ -122,26 +122,35 @@ def _site_terms(spec, latent: dict, data, hyper: dict):
     return log_prior, _normal_mixture(trace[spec.observed]["fn"], spec.event_shape)
 
 
-@functools.lru_cache(maxsize=256)
 def supports_em(spec) -> bool:
-    """True if ``spec``'s marginal form observes a ``MixtureSameFamily`` of Normal components
-    with global weights, locations and scales (read from one abstract trace)."""
+    """True if ``spec``'s marginal form observes a ``MixtureSameFamily`` of Normal (or
+    MultivariateNormal) components with global weights, locations and scales (read from one
+    abstract trace)."""
+    return em_form(spec) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def em_form(spec) -> str | None:
+    """``"diagonal"`` (Normal components), ``"full"`` (MultivariateNormal components) or
+    ``None`` (no EM) for ``spec``'s marginal form, read from one abstract trace."""
     if spec.objective_form != "marginal":
-        return False
+        return None
     found = []
     latent = {s: spec.structure.trace[s]["value"] for s in spec.structure.global_sites}
     data = jax.ShapeDtypeStruct((min(SITE_POINTS, spec.data_shape[0]),) + spec.event_shape, spec.dtype)
     hyper = {k: jax.ShapeDtypeStruct(shape, dtype) for k, shape, dtype in spec.hyper_shapes}
 
     def probe(latent, data, hyper):
-        found.append(_site_terms(spec, latent, data, hyper)[1] is not None)
+        found.append(_site_terms(spec, latent, data, hyper)[1])
         return 0.0
 
     try:
         jax.eval_shape(probe, latent, data, hyper)
     except Exception:  # a model that cannot be read this way takes the gradient path
-        return False
-    return bool(found and found[0])
+        return None
+    if not found or found[0] is None:
+        return None
+    return "full" if isinstance(found[0], FullNormalMixture) else "diagonal"
 
 
 class Stats(NamedTuple):
@@ -494,6 +503,7 @@ __all__ = [
     "NormalMixture",
     "Stats",
     "check_em",
+    "em_form",
     "em_run",
     "estep",
     "expected_log_joint_gain",
