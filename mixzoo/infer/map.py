@@ -21,7 +21,7 @@ from ._em import ConvergenceWarning, _unwrap, check_em, em_form, em_run
 from ._objective import negative_log_joint
 from ._optim import preconditioned_adam, scan_steps
 from ._restarts import candidates, restart_values, score, screen, screen_width
-from ._structure import fitted_sites
+from ._structure import SITE_POINTS, fitted_sites
 from .problem import as_problem
 from .result import Result
 
@@ -221,20 +221,30 @@ def fit_map(
 def stick_concentration(problem, params: dict) -> float | None:
     """The smallest second concentration ``a`` of the model's Beta(1, a) stick sites (the DP
     concentration of a stick-breaking model) at the fitted ``params``, or ``None`` when the
-    model has no such sites (read from the distributions of one trace, not from site names)."""
+    model has no such sites (read from the distributions of one trace, not from site names).
+    The trace runs in a small program compiled once per problem signature, on the first
+    ``SITE_POINTS`` points as a traced argument: the model's checks of concrete training data
+    (e.g. full_gmm's one point per parameter) do not apply to them, and nothing is compiled
+    again for other data of the same bucket."""
     spec = problem.spec
-    latent = {s: params[s] for s in spec.structure.global_sites}
+    latent = {s: np.asarray(params[s]) for s in spec.structure.global_sites}
+    pairs = _programs.jitted((spec, "stick_concentration"), functools.partial(_beta_concentrations, spec))(
+        latent, problem.data[:SITE_POINTS], problem.hyper
+    )
+    found = [float(np.min(c0)) for c1, c0 in jax.device_get(pairs) if np.all(c1 == 1)]
+    return min(found) if found else None
+
+
+def _beta_concentrations(spec, latent, data, hyper) -> list:
+    """``[(concentration1, concentration0)]`` of every Beta-distributed global site of
+    ``spec``'s model at ``latent``."""
     model = spec.model_fn(spec.objective_form)
-    # all the data (not the first SITE_POINTS): run eagerly, the model checks them as training
-    # data, and a model may need more points than that (full_gmm: one per free parameter);
-    # no likelihood is evaluated, so this costs the model's checks only
-    trace = handlers.trace(handlers.substitute(model, data=latent)).get_trace(problem.data, None, problem.hyper)
-    found = [
-        np.min(np.asarray(fn.concentration0))
+    trace = handlers.trace(handlers.substitute(model, data=latent)).get_trace(data, None, hyper)
+    return [
+        (jnp.asarray(fn.concentration1), jnp.asarray(fn.concentration0))
         for s in spec.structure.global_sites
-        if isinstance(fn := _unwrap(trace[s]["fn"]), dist.Beta) and np.all(np.asarray(fn.concentration1) == 1)
+        if isinstance(fn := _unwrap(trace[s]["fn"]), dist.Beta)
     ]
-    return float(min(found)) if found else None
 
 
 def _warn_if_degenerate_sticks(problem, params: dict, weights: np.ndarray) -> None:
