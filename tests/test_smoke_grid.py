@@ -195,6 +195,12 @@ def test_diagnostics_and_plots_of_full_gmm():
     np.testing.assert_allclose(r.sum(axis=1), 1.0, atol=1e-5)
     z = np.asarray(classify(nuts, data, temperature=1))
     assert diagnostics.summarize_partitions(z).point.partition.shape == (n,)
+    # the NUTS report summarises the correlations of every pair of columns, per component
+    made = diagnostics.report(nuts)
+    assert made.idata.posterior["corr"].dims == ("chain", "draw", "component", "pair")
+    factor = made.idata.posterior["corr_cholesky"].values
+    np.testing.assert_allclose(made.idata.posterior["corr"].values[..., 0], factor[..., 1, 0], rtol=1e-5)
+    assert {f"corr[{k}, 0,1]" for k in range(K)} <= set(made.summary.index)
     try:
         # one component with correlation 0.8 and sds (1, 2): its ellipse's major axis is along the
         # leading eigenvector of the covariance

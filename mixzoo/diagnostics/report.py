@@ -42,7 +42,7 @@ FILES = (
     "coclustering.png",
     "cluster_counts.png",
 )
-_COMPONENT_VARS = ("weights", "locs", "scales", "scale", "concentration")
+_COMPONENT_VARS = ("weights", "locs", "scales", "scale", "corr", "concentration")
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)  # eq: its DataFrame and arrays have no truth value
@@ -56,8 +56,10 @@ class NUTSReport:
                           numbered by decreasing posterior mean weight), sample_stats,
                           observed_data, pointwise marginal log_likelihood (``posterior.nc``)
     ``summary``           ``pandas.DataFrame``: the ArviZ summary (mean, sd, HDI, ESS, R-hat)
-                          of the relabelled weights, locs, scale(s) (and concentration), one row
-                          per scalar such as ``"locs[0]"`` (``summary.csv``)
+                          of the relabelled weights, locs, scale(s) (and concentration; for
+                          full_gmm the within-component correlations ``corr`` (component, pair),
+                          pairs of columns ``"a,b"``), one row per scalar such as ``"locs[0]"``
+                          (``summary.csv``)
     ``major``             tuple of the relabelled components with posterior mean weight > 1%
     ``num_divergences``   divergent transitions after warm-up, all chains
     ``labels``            (C*S, N) int: each draw's most probable component of each point
@@ -212,6 +214,24 @@ class NUTSReport:
         save(plotting.plot_cluster_counts(self.labels), "cluster_counts.png")
 
 
+def _with_correlations(idata):
+    """``idata`` with, for a full-covariance model (a ``corr_cholesky`` variable of dims
+    (chain, draw, component, dim, dim2)), the derived variable ``corr`` (chain, draw,
+    component, pair): the correlation of every pair of data columns ``"a,b"`` (a < b), from
+    ``corr_cholesky @ corr_cholesky^T``. Other models are returned as they are."""
+    post = idata.posterior
+    if "corr_cholesky" not in post:
+        return idata
+    factor = post["corr_cholesky"].transpose("chain", "draw", "component", ...).values
+    full = factor @ np.swapaxes(factor, -1, -2)
+    d = full.shape[-1]
+    pairs = [(a, b) for a in range(d) for b in range(a + 1, d)]
+    values = np.stack([full[..., a, b] for a, b in pairs], axis=-1)
+    post["corr"] = (("chain", "draw", "component", "pair"), values)
+    post.coords["pair"] = [f"{a},{b}" for a, b in pairs]
+    return idata
+
+
 def _together(parts: PartitionSummary) -> np.ndarray:
     point = parts.point.partition
     return np.array([parts.coclustering[i, point == point[i]].mean() for i in range(point.size)])
@@ -259,7 +279,7 @@ def report(result, data=None, *, names=None, out=None, overwrite: bool = False) 
         check_output_free(out, overwrite=overwrite)  # before any work
 
     az = import_arviz()
-    relabelled = relabel(to_arviz(result))  # components numbered by decreasing posterior mean weight
+    relabelled = _with_correlations(relabel(to_arviz(result)))  # components numbered by decreasing posterior mean weight
     component_vars = [v for v in _COMPONENT_VARS if v in relabelled.posterior]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
