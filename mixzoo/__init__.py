@@ -11,7 +11,7 @@ import importlib.util
 __version__ = "0.1.0"
 
 _SUBMODULES = ("datasets", "diagnostics", "infer", "io", "models", "plotting")
-_MODEL_NAMES = ("MODELS", "diag_gmm", "dirichlet_gmm", "dp_gmm")
+_MODEL_NAMES = ("MODELS", "diag_gmm", "dirichlet_gmm", "dp_gmm", "full_gmm")
 
 
 def __getattr__(name):

@@ -289,6 +289,27 @@ CONSTRAINTS = {
         "n_dims": N_DIMS,
     },
     "diag_gmm": {**_PRIORS, "n_components": Integer(1), "n_dims": N_DIMS},
+    "full_gmm": {
+        **_PRIORS,
+        "data": Checked(
+            "an array of real numbers of shape (N, D), D >= 2, N at least the number of free parameters, or None with n_obs",
+            (np.array([1 + 1j, 2.0, 3.0]), r"data must be an array of real numbers"),
+            (
+                np.zeros((5, 1)) + np.arange(5)[:, None],
+                r"data must have D >= 2 columns for full_gmm .*; got an array of shape \(5, 1\)",
+            ),
+            (
+                np.arange(10.0).reshape(5, 2),
+                r"data must have at least as many points as the model has free parameters \(11 for n_components=2",
+            ),
+        ),
+        "n_components": Integer(1),
+        "weights_prior": Options("dirichlet", "dp"),
+        "n_dims": AnyOf(NONE, Integer(2), bad=(1, 1.5)),
+        "concentration_shape": POSITIVE_ARRAY,
+        "concentration_rate": POSITIVE_ARRAY,
+        "corr_concentration": POSITIVE_ARRAY,
+    },
     # drivers
     "bind": {"model": MODEL, "data": DATA, "marginalise": MARGINALISE, "shard_data": SHARD},
     "fit_map": {
@@ -490,9 +511,17 @@ CONSTRAINTS = {
         "ax": AX,
     },
     "plot_partition": {
-        "data": Checked("an array of shape (N, 2)", (np.zeros(3), r"data must have shape \(N, 2\)")),
+        "data": Checked("an array of shape (N, D), D >= 2", (np.zeros(3), r"data must have shape \(N, D\) with D >= 2")),
         "partition": Checked("one label per point, shape (N,)", (np.zeros(2, int), r"partition must have shape")),
-        "components": Checked("None or a dict with 'weights', 'locs' (K, 2), 'scales' (K, 2)", (3, r"components must")),
+        "components": Checked(
+            "None, a fit, an InferenceData or a dict with 'weights', 'locs' (K, D), 'scales' (K, D) or 'scale_tril' (K, D, D)",
+            (3, r"components must"),
+        ),
+        "dims": Checked(
+            "two different column indices of data",
+            ((0, 0), r"dims must be two different column indices in \[0, 2\); got \(0, 0\)"),
+            ((0, 2), r"dims must be two different column indices in \[0, 2\); got \(0, 2\)"),
+        ),
         "n_sd": POSITIVE,
         "min_weight": Number(0, 1, closed="left"),
         "ax": AX,

@@ -105,57 +105,91 @@ def plot_density(result, data=None, *, grid=None, credible: float = 0.9, rug: bo
 
 
 def _components(components):
-    """Mean ``locs`` (K, 2), ``scales`` (K, 2), ``weights`` (K,) of a MAP fit, or of the
-    relabelled draws of a NUTS result / InferenceData."""
-    if isinstance(components, Result) and not components.has_draws:
-        values = {n: np.asarray(v) for n, v in components.params.items()}
+    """Mean ``locs`` (K, D), covariances (K, D, D) and ``weights`` (K,) of a MAP fit (or a dict
+    of its values), or of the relabelled draws of a NUTS result / InferenceData. The covariance is ``scale_tril @
+    scale_tril^T`` for a full-covariance model (``full_gmm``; over draws, the mean of the
+    draws' covariances), else diagonal from ``scales`` (or the shared ``scale``)."""
+    if isinstance(components, dict):
+        values = {n: np.asarray(v, float)[None] for n, v in components.items()}
+    elif isinstance(components, Result) and not components.has_draws:
+        values = {n: np.asarray(v)[None] for n, v in components.params.items()}
     elif isinstance(components, Result):
-        values = {n: np.asarray(v).mean(axis=0) for n, v in relabel(components).params.items()}
+        values = {n: np.asarray(v) for n, v in relabel(components).params.items()}
     else:
         post = relabel(components).posterior
-        values = {n: post[n].mean(("chain", "draw")).values for n in post.data_vars}
-    scales = values["scales"] if "scales" in values else np.full_like(values["locs"], values["scale"])
-    return values["locs"], np.broadcast_to(scales, values["locs"].shape), values["weights"]
+        values = {n: post[n].transpose("chain", "draw", ...).values for n in post.data_vars}
+        values = {n: v.reshape((-1,) + v.shape[2:]) for n, v in values.items()}
+    draws = values["locs"]  # (S, K, D)
+    if "scale_tril" in values:
+        tril = values["scale_tril"]
+        cov = np.einsum("skij,sklj->skil", tril, tril)
+    else:
+        scales = values["scales"] if "scales" in values else values["scale"].reshape(-1, 1, 1)
+        scales = np.broadcast_to(scales, draws.shape)
+        cov = scales[..., :, None] ** 2 * np.eye(draws.shape[-1])
+    return draws.mean(axis=0), cov.mean(axis=0), values["weights"].mean(axis=0)
+
+
+def _ellipse_axes(cov):
+    """Width and height (2 sd along the principal axes, per unit of ``n_sd``) and the angle in
+    degrees of the ellipse of a 2 x 2 covariance."""
+    eigenvalues, vectors = np.linalg.eigh(cov)
+    sd = np.sqrt(np.maximum(eigenvalues, 0.0))
+    angle = np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1]))  # the major axis (largest eigenvalue)
+    return 2 * sd[1], 2 * sd[0], angle
 
 
 @validated("plot_partition")
-def plot_partition(data, partition, *, components=None, n_sd: float = 2.0, min_weight: float = 0.01, ax=None):
-    """2-D data coloured by ``partition`` (N,), with an ellipse of ``n_sd`` standard deviations
-    around every component of weight at least ``min_weight`` of ``components`` (a MAP fit, or
-    a NUTS result / InferenceData, relabelled here and averaged over draws)."""
+def plot_partition(data, partition, *, components=None, dims=(0, 1), n_sd: float = 2.0, min_weight: float = 0.01, ax=None):
+    """Data (N, D), D >= 2, in the plane of the two dimensions ``dims``, coloured by
+    ``partition`` (N,), with an ellipse of ``n_sd`` standard deviations around every component
+    of weight at least ``min_weight`` of ``components`` (a MAP fit, or a NUTS result /
+    InferenceData, relabelled here and averaged over draws). The ellipses come from each
+    component's covariance in that plane (the 2 x 2 block of a full covariance: tilted by the
+    correlation; axis-aligned for diagonal covariances). For D > 2, call it once per pair of
+    dimensions (e.g. on a grid of axes)."""
     from matplotlib.patches import Ellipse
 
     data = real_array(data)
-    if data.ndim != 2 or data.shape[1] != 2:
-        raise ValueError(f"data must have shape (N, 2) for this plot; got {data.shape}")
+    if data.ndim != 2 or data.shape[1] < 2:
+        raise ValueError(f"data must have shape (N, D) with D >= 2 for this plot; got {data.shape}")
+    try:
+        pair = [int(d) for d in dims]
+    except (TypeError, ValueError):
+        pair = None
+    if pair is None or len(pair) != 2 or pair[0] == pair[1] or not all(0 <= d < data.shape[1] for d in pair):
+        raise ValueError(f"dims must be two different column indices in [0, {data.shape[1]}); got {dims!r}")
     partition = np.asarray(partition)
     if partition.shape != data.shape[:1]:
         raise ValueError(f"partition must have shape ({data.shape[0]},), one label per point; got {partition.shape}")
     if components is not None and not isinstance(components, (dict, Result)) and not hasattr(components, "posterior"):
         raise TypeError(
             "components must be None, a MAP or NUTS result, an InferenceData or a dict with 'weights', "
-            f"'locs' (K, 2) and 'scales' (K, 2); got {type(components).__name__}"
+            f"'locs' (K, D) and 'scales' (K, D) or 'scale_tril' (K, D, D); got {type(components).__name__}"
         )
     ax = _axes(ax)
     for i, label in enumerate(np.unique(partition)):
         pts = data[partition == label]
-        ax.scatter(pts[:, 0], pts[:, 1], s=8, color=f"C{i % 10}", alpha=0.6, label=f"cluster {label} ({len(pts)})")
+        ax.scatter(pts[:, pair[0]], pts[:, pair[1]], s=8, color=f"C{i % 10}", alpha=0.6, label=f"cluster {label} ({len(pts)})")
     if components is not None:
-        locs, scales, weights = _components(components)
-        for k in np.flatnonzero(weights >= min_weight):
+        locs, cov, weights = _components(components)
+        shown = np.flatnonzero(weights >= min_weight)
+        for k in shown:
+            width, height, angle = _ellipse_axes(cov[k][np.ix_(pair, pair)])
             ax.add_patch(
                 Ellipse(
-                    locs[k],
-                    2 * n_sd * scales[k, 0],
-                    2 * n_sd * scales[k, 1],
+                    locs[k, pair],
+                    n_sd * width,
+                    n_sd * height,
+                    angle=angle,
                     fill=False,
                     color="k",
                     lw=1.5,
-                    label=f"components (±{n_sd:g} sd)" if k == np.flatnonzero(weights >= min_weight)[0] else None,
+                    label=f"components (±{n_sd:g} sd)" if k == shown[0] else None,
                 )
             )
-            ax.plot(*locs[k], "k+", markersize=10)
-    ax.set(xlabel="x[0]", ylabel="x[1]", title="Point partition")
+            ax.plot(*locs[k, pair], "k+", markersize=10)
+    ax.set(xlabel=f"x[{pair[0]}]", ylabel=f"x[{pair[1]}]", title="Point partition")
     ax.legend(fontsize="small")
     return ax
 

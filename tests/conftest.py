@@ -40,6 +40,7 @@ XDIST_GROUPS = {
     "test_report": "nuts_fits",
     "test_tutorial": "nuts_fits",
     "test_recovery": "recovery",
+    "test_full_gmm_recovery": "full_recovery",  # the simulated and Old Faithful MAP fits, shared by the module's tests
     "test_performance": "performance",
     "test_problem": "problem",  # its tests share compiled programs (same model, options and sizes)
     "test_select": "select",  # the galaxy selection, and the command that repeats it (its programs cached)

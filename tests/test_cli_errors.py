@@ -77,6 +77,14 @@ CASES = {
         lambda d: ["--data", "faithful", "--model", "dirichlet_gmm"],
         r"--model dirichlet_gmm needs exactly 1 column; got 2 .* Use --model diag_gmm or dp_gmm",
     ),
+    "full_gmm on one column": (
+        lambda d: ["--data", "galaxy", "--model", "full_gmm"],
+        r"--model full_gmm needs 2 or more columns; got 1 .*Choose --columns with several columns or a 1-D model",
+    ),
+    "full_gmm on too few points": (
+        lambda d: ["--data", _write(d / "m.csv", "x,y\n1,2\n3,5\n5,4\n2,8\n7,1\n"), "--model", "full_gmm", "--components", "2"],
+        r"data must have at least as many points as the model has free parameters \(11 for n_components=2 .*; got 5 points",
+    ),
     "unknown data set": (
         lambda d: ["--data", "galaxies"],
         r"data must be a bundled data set .* or a path to a CSV file; got 'galaxies'",

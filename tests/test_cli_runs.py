@@ -85,6 +85,29 @@ def test_run_nuts_faithful_separates_short_and_long_eruptions(tmp_path):
     assert abs(means[0] - means[1]) > 1.5
 
 
+def test_run_map_full_gmm_faithful(tmp_path):
+    """--model full_gmm: the MAP by EM on Old Faithful, the two eruption types, and the
+    components file with the within-component correlation of the two columns."""
+    out = tmp_path / "full"
+    proc = _run("run_map.py", ["--data", "faithful", "--model", "full_gmm", "--components", "2", "--out", str(out)], cwd=tmp_path)
+    assert "MAP by em: " in proc.stdout
+    rows = _read(out / "components.csv")
+    assert list(rows[0]) == [
+        "component",
+        "weight",
+        "loc_eruptions",
+        "loc_waiting",
+        "scale_eruptions",
+        "scale_waiting",
+        "corr_eruptions_waiting",
+    ]
+    long = max(rows, key=lambda r: float(r["loc_eruptions"]))
+    assert 4.0 < float(long["loc_eruptions"]) < 4.6 and 0.2 < float(long["corr_eruptions_waiting"]) < 0.8
+    eruptions = np.array([float(r["eruptions"]) for r in _read(out / "assignments.csv")])
+    z = np.array([int(r["cluster"]) for r in _read(out / "assignments.csv")])
+    assert np.mean(z[eruptions > 3] == z[eruptions > 3][0]) > 0.97 and np.mean(z[eruptions < 3] != z[eruptions > 3][0]) > 0.97
+
+
 @pytest.mark.parametrize("method", [[], ["--method", "adam", "--num-steps", "300"]], ids=["em", "adam"])
 def test_run_map_csv(tmp_path, method):
     rng = np.random.default_rng(0)

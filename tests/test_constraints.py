@@ -19,6 +19,7 @@ from mixzoo._constraints import CONSTRAINTS, Checked
 
 X = np.array([0.0, 1.0, 10.0, 11.0, 12.0])
 X2 = np.c_[X, X[::-1]]
+XF = np.c_[np.arange(12.0), np.arange(12.0) ** 2 % 7]  # enough points for full_gmm's 11 parameters (K = 2, D = 2)
 Z = np.array([[0, 0, 1, 1, 1], [0, 0, 0, 1, 1]])
 
 
@@ -46,9 +47,10 @@ def _callers(f):
     """name -> (function, valid keyword arguments): the base call a bad value is put into."""
 
     def binder(model):
-        return lambda **kw: mixzoo.bind(getattr(mixzoo, model), **{"data": X2 if model == "diag_gmm" else X, **kw})
+        data = {"diag_gmm": X2, "full_gmm": XF}.get(model, X)
+        return lambda **kw: mixzoo.bind(getattr(mixzoo, model), **{"data": data, **kw})
 
-    model_call = {m: binder(m) for m in ("dirichlet_gmm", "dp_gmm", "diag_gmm")}
+    model_call = {m: binder(m) for m in ("dirichlet_gmm", "dp_gmm", "diag_gmm", "full_gmm")}
     calls = {
         "bind": (mixzoo.bind, {"model": mixzoo.dirichlet_gmm, "data": X}),
         "fit_map": (mixzoo.fit_map, {"model": mixzoo.dirichlet_gmm, "data": X}),
@@ -101,6 +103,7 @@ PUBLIC = {
             "dirichlet_gmm",
             "dp_gmm",
             "diag_gmm",
+            "full_gmm",
             "bind",
             "fit_map",
             "select_components",

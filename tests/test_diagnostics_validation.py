@@ -68,9 +68,9 @@ X = np.array([0.0, 1.0, 10.0, 11.0, 12.0])
             r"result must be a mixzoo result \(MAPResult, SVIResult, NUTSResult\); got str",
         ),
         (
-            lambda: plotting.plot_partition(np.zeros((4, 3)), np.zeros(4)),
+            lambda: plotting.plot_partition(np.zeros((4, 1)), np.zeros(4)),
             ValueError,
-            r"data must have shape \(N, 2\) for this plot; got \(4, 3\)",
+            r"data must have shape \(N, D\) with D >= 2 for this plot; got \(4, 1\)",
         ),
         (
             lambda: plotting.plot_partition(np.zeros((4, 2)), np.zeros(3)),

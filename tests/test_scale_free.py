@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import sorted_by
 
-from mixzoo import classify, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map
+from mixzoo import classify, datasets, diag_gmm, dirichlet_gmm, dp_gmm, fit_map, full_gmm
 
 
 def test_galaxy_partition_same_in_km_s_and_1000_km_s():
@@ -28,6 +28,7 @@ def test_galaxy_partition_same_in_km_s_and_1000_km_s():
         (dirichlet_gmm, {"n_components": 3}, datasets.load("galaxy")),
         (dp_gmm, {"truncation": 8}, datasets.load("galaxy")),
         (diag_gmm, {"n_components": 2}, datasets.load("faithful")),
+        (full_gmm, {"n_components": 2}, datasets.load("faithful")),
     ],
 )
 @pytest.mark.parametrize("method", ["em", "adam"])
@@ -43,8 +44,9 @@ def test_objective_and_optimiser_are_unit_free(model, kwargs, data, method):
     a = fit_map(model, data, method=method, **options, **kwargs)
     b = fit_map(model, data * 1000.0, method=method, **options, **kwargs)
     # The objective is the log density of the constrained values: every data value, location and
-    # scale is a length, whose density gains a factor 1/1000 in the new unit (weights, sticks and
-    # the concentration are unit-free), so the loss rises by exactly (#lengths) * log(1000).
+    # scale is a length, whose density gains a factor 1/1000 in the new unit (weights, sticks,
+    # the concentration and full_gmm's correlation factors are unit-free), so the loss rises by
+    # exactly (#lengths) * log(1000).
     scale_site = "scales" if "scales" in a.params else "scale"
     lengths = np.size(data) + np.size(a.params["locs"]) + np.size(a.params[scale_site])
     jacobian = lengths * np.log(1000.0)

@@ -11,6 +11,11 @@ N, K = 12, 3
 RNG = np.random.default_rng(0)
 DATA_1D = np.concatenate([RNG.normal(-3, 1, N // 2), RNG.normal(3, 1, N - N // 2)])
 DATA_2D = np.c_[DATA_1D, RNG.normal(0, 1, N)]
+# full_gmm needs a point per free parameter (17 for K = 3 in 2-D): 24 correlated points
+N_FULL = 24
+DATA_FULL = np.r_[
+    RNG.multivariate_normal([-3, 0], [[1, 0.8], [0.8, 1]], N_FULL // 2), RNG.multivariate_normal([3, 0], np.eye(2), N_FULL // 2)
+]
 
 CASES = {
     "dirichlet_gmm": (DATA_1D, {"n_components": K}, ()),
@@ -18,12 +23,14 @@ CASES = {
     "dp_gmm": (DATA_1D, {"truncation": K}, ()),
     "dp_gmm_2d": (DATA_2D, {"truncation": K}, (2,)),
     "diag_gmm": (DATA_2D, {"n_components": K}, (2,)),
+    "full_gmm": (DATA_FULL, {"n_components": K}, (2,)),
+    "full_gmm_dp": (DATA_FULL, {"n_components": K, "weights_prior": "dp"}, (2,)),
 }
 DRIVERS = ["map", "map_adam", "svi_enum", "svi", "nuts", "classify_map", "classify_nuts"]
 
 
 def _model(case):
-    return MODELS[case.replace("_shared", "").replace("_2d", "")]
+    return MODELS[{"dirichlet_gmm_shared": "dirichlet_gmm", "dp_gmm_2d": "dp_gmm", "full_gmm_dp": "full_gmm"}.get(case, case)]
 
 
 @functools.lru_cache(maxsize=None)
@@ -48,6 +55,7 @@ def _nuts_fit(case):
 def test_model_x_driver(case, driver):
     model = _model(case)
     data, kwargs, event = CASES[case]
+    n = len(data)
     if driver in ("map", "map_adam", "svi_enum", "classify_map"):
         res = _map_fit(case, "adam" if driver == "map_adam" else "em")
         assert res.params["locs"].shape == (K,) + event
@@ -63,7 +71,7 @@ def test_model_x_driver(case, driver):
             assert np.all(np.diff(res.losses) <= 1e-6 * np.abs(res.losses[1:]))
         if driver == "svi_enum":
             probs = fit_svi_enum(model, data, res, num_steps=3).assignment_probs
-            assert probs.shape == (N, K)
+            assert probs.shape == (n, K)
             np.testing.assert_allclose(np.sum(probs, axis=1), 1.0, atol=1e-5)
         if driver == "classify_map":
             new = data[:5] + 0.1
@@ -138,6 +146,85 @@ def test_diagnostics_and_plots_of_the_2d_dp(case):
         plotting.plot_partition(data, z[0], components=nuts)
         with pytest.raises(ValueError, match=r"data must be 1-D data of shape \(N,\) for this plot; got shape \(12, 2\)"):
             plotting.plot_density(fit)  # as for diag_gmm: the density plots are 1-D
+    finally:
+        plt.close("all")
+
+
+def test_diagnostics_and_plots_of_full_gmm():
+    """full_gmm's (K, D, D) sites through the diagnostics and plots: to_arviz names their axes
+    (component, dim, dim2), relabel permutes them with their component (the covariance travels
+    with its mean), responsibilities and partitions as for the other models, and plot_partition
+    draws each component's ellipse from its full covariance (tilted by the correlation), in any
+    pair of dimensions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mixzoo import diagnostics, plotting
+
+    case = "full_gmm"
+    data, _, event = CASES[case]
+    n = len(data)
+    fit, nuts = _map_fit(case), _nuts_fit(case)
+    idata = diagnostics.to_arviz(nuts)
+    for site in ("scale_tril", "corr_cholesky"):
+        assert idata.posterior[site].dims == ("chain", "draw", "component", "dim", "dim2")
+        assert idata.posterior[site].shape == (2, 4, K, 2, 2)
+    assert idata.posterior["locs"].dims == ("chain", "draw", "component", "dim")
+    assert idata.log_likelihood["obs"].shape == (2, 4, n)
+    # relabel: permute draw 0 of chain 0 by hand; relabelling to the raw draws' labels undoes it
+    raw = {s: np.asarray(nuts.samples[s]) for s in ("weights", "locs", "scales", "corr_cholesky", "scale_tril")}
+    perm = np.array([2, 0, 1])
+    swapped = nuts._replace(
+        info=nuts.info._replace(samples={**nuts.samples, **{s: v.copy() for s, v in raw.items()}}),
+    )
+    for s, v in swapped.samples.items():
+        if s in raw:
+            v[0, 0] = raw[s][0, 0][perm]
+    reference = {s: raw[s][0, 0] for s in raw}
+    back = diagnostics.relabel(swapped, reference=reference).samples
+    for s in raw:
+        np.testing.assert_array_equal(np.asarray(back[s])[0, 0], raw[s][0, 0], err_msg=s)
+    rel = diagnostics.relabel(idata).posterior
+    assert rel["scale_tril"].dims == ("chain", "draw", "component", "dim", "dim2")
+    tril, scales, corr = (rel[s].values for s in ("scale_tril", "scales", "corr_cholesky"))
+    np.testing.assert_allclose(tril, scales[..., :, None] * corr, rtol=1e-5)  # permuted together
+    r = np.asarray(diagnostics.responsibilities(fit))
+    assert r.shape == (n, K)
+    np.testing.assert_allclose(r.sum(axis=1), 1.0, atol=1e-5)
+    z = np.asarray(classify(nuts, data, temperature=1))
+    assert diagnostics.summarize_partitions(z).point.partition.shape == (n,)
+    # the NUTS report summarises the correlations of every pair of columns, per component
+    made = diagnostics.report(nuts)
+    assert made.idata.posterior["corr"].dims == ("chain", "draw", "component", "pair")
+    factor = made.idata.posterior["corr_cholesky"].values
+    np.testing.assert_allclose(made.idata.posterior["corr"].values[..., 0], factor[..., 1, 0], rtol=1e-5)
+    assert {f"corr[{k}, 0,1]" for k in range(K)} <= set(made.summary.index)
+    try:
+        # one component with correlation 0.8 and sds (1, 2): its ellipse's major axis is along the
+        # leading eigenvector of the covariance
+        cov = np.array([[1.0, 1.6], [1.6, 4.0]])
+        tril = np.linalg.cholesky(cov)
+        comps = {"weights": np.array([1.0]), "locs": np.array([[1.0, 2.0]]), "scale_tril": tril[None]}
+        ax = plotting.plot_partition(data, np.zeros(n, int), components=comps, n_sd=1.0)
+        (ellipse,) = ax.patches
+        values, vectors = np.linalg.eigh(cov)
+        assert ellipse.width == pytest.approx(2 * np.sqrt(values[1])) and ellipse.height == pytest.approx(2 * np.sqrt(values[0]))
+        assert np.tan(np.radians(ellipse.angle)) == pytest.approx(vectors[1, 1] / vectors[0, 1])
+        assert ellipse.center == pytest.approx((1.0, 2.0))
+        ax = plotting.plot_partition(data, np.asarray(classify(fit, data)), components=fit, min_weight=0.0)
+        assert len(ax.patches) == K
+        plotting.plot_partition(data, z[0], components=nuts)
+        # D > 2: any pair of dimensions, the 2 x 2 block of the covariance
+        x3 = np.c_[data, data[:, 0] - data[:, 1]]
+        comps3 = {"weights": np.array([1.0]), "locs": np.array([[1.0, 2.0, 3.0]]), "scale_tril": np.eye(3)[None] * [1, 2, 3]}
+        ax = plotting.plot_partition(x3, np.zeros(n, int), components=comps3, dims=(2, 0), n_sd=1.0)
+        (ellipse,) = ax.patches
+        assert ellipse.center == pytest.approx((3.0, 1.0)) and sorted([ellipse.width, ellipse.height]) == pytest.approx([2, 6])
+        assert ax.get_xlabel() == "x[2]" and ax.get_ylabel() == "x[0]"
+        with pytest.raises(ValueError, match=r"dims must be two different column indices in \[0, 3\); got \(1, 3\)"):
+            plotting.plot_partition(x3, np.zeros(n, int), dims=(1, 3))
     finally:
         plt.close("all")
 

@@ -15,7 +15,7 @@ from ..datasets import available
 from ..io import load_data
 
 #: The models of :mod:`mixzoo.models` (kept here so that option checks need no JAX import).
-MODEL_NAMES = ("dirichlet_gmm", "dp_gmm", "diag_gmm")
+MODEL_NAMES = ("dirichlet_gmm", "dp_gmm", "diag_gmm", "full_gmm")
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError)
 
 
@@ -56,17 +56,24 @@ def add_data_options(parser: argparse.ArgumentParser, default_data: str = "galax
         "--model",
         choices=sorted(MODEL_NAMES),
         help="mixture model (default: dp_gmm for 1-D data, dirichlet_gmm with --components; diag_gmm for several "
-        "columns, dp_gmm with --truncation)",
+        "columns, dp_gmm with --truncation; full_gmm: full covariances, 2 or more columns, its DP form with --truncation)",
     )
     add_option(
         parser,
         "--components",
         "dirichlet_gmm",
         "n_components",
-        "number of components K of dirichlet_gmm / diag_gmm (default 3)",
+        "number of components K of dirichlet_gmm / diag_gmm / full_gmm (default 3)",
         default=None,
     )
-    add_option(parser, "--truncation", "dp_gmm", "truncation", "truncation level T of dp_gmm (default 20)", default=None)
+    add_option(
+        parser,
+        "--truncation",
+        "dp_gmm",
+        "truncation",
+        "truncation level T of dp_gmm (default 20), or of full_gmm's stick-breaking form",
+        default=None,
+    )
     add_option(parser, "--seed", "fit_map", "seed", "random seed (default 0)", default=0)
     parser.add_argument(
         "--out", default=None, help="output folder; must not exist unless --overwrite (default: a new folder under mixzoo_out/)"
@@ -90,9 +97,9 @@ def resolve_data(args) -> tuple:
         model = "dirichlet_gmm" if args.components is not None else "dp_gmm"
     else:
         model = "dp_gmm" if args.truncation is not None else "diag_gmm"
-    if data.ndim == 1 and model == "diag_gmm":
+    if data.ndim == 1 and model in ("diag_gmm", "full_gmm"):
         raise ValueError(
-            f"--model diag_gmm needs 2 or more columns; got 1 ({names[0]!r}). Choose --columns with several columns or a 1-D model"
+            f"--model {model} needs 2 or more columns; got 1 ({names[0]!r}). Choose --columns with several columns or a 1-D model"
         )
     if data.ndim == 2 and model == "dirichlet_gmm":
         raise ValueError(
@@ -103,9 +110,13 @@ def resolve_data(args) -> tuple:
         if args.components is not None:
             raise ValueError("--components applies to dirichlet_gmm and diag_gmm; dp_gmm takes --truncation")
         kwargs = {"truncation": 20 if args.truncation is None else args.truncation}
+    elif model == "full_gmm" and args.truncation is not None:
+        if args.components is not None:
+            raise ValueError("--components and --truncation exclude each other: full_gmm with --truncation is its DP form")
+        kwargs = {"n_components": args.truncation, "weights_prior": "dp"}
     else:
         if args.truncation is not None:
-            raise ValueError(f"--truncation applies to dp_gmm; {model} takes --components")
+            raise ValueError(f"--truncation applies to dp_gmm and full_gmm; {model} takes --components")
         kwargs = {"n_components": 3 if args.components is None else args.components}
     return data, names, label, model, kwargs
 

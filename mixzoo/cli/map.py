@@ -144,13 +144,27 @@ def _scales(params, shape):
 
 
 def write_components(path, params, names):
+    """One row per component: weight, locs and scales per column, and for full covariances
+    (``corr_cholesky``, full_gmm) the correlation of every pair of columns."""
     locs = np.asarray(params["locs"]).reshape(len(params["weights"]), -1)
     scales = _scales(params, np.shape(params["locs"])).reshape(locs.shape)
+    pairs, corr = [], np.zeros((locs.shape[0], 0))
+    if "corr_cholesky" in params:
+        factor = np.asarray(params["corr_cholesky"], dtype=float)
+        full = factor @ np.swapaxes(factor, -1, -2)
+        pairs = [(a, b) for a in range(len(names)) for b in range(a + 1, len(names))]
+        corr = np.array([[full[k, a, b] for a, b in pairs] for k in range(locs.shape[0])])
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["component", "weight", *[f"loc_{n}" for n in names], *[f"scale_{n}" for n in names]])
+        header = [
+            *[f"loc_{n}" for n in names],
+            *[f"scale_{n}" for n in names],
+            *[f"corr_{names[a]}_{names[b]}" for a, b in pairs],
+        ]
+        w.writerow(["component", "weight", *header])
         for k in range(locs.shape[0]):
-            w.writerow([k, f"{params['weights'][k]:.6f}", *(f"{v:.6g}" for v in locs[k]), *(f"{v:.6g}" for v in scales[k])])
+            values = [*locs[k], *scales[k], *corr[k]]
+            w.writerow([k, f"{params['weights'][k]:.6f}", *(f"{v:.6g}" for v in values)])
 
 
 def print_components(params, z):

@@ -25,6 +25,9 @@ from ..infer.problem import check_new_data, n_draws
 COMPONENT_DIM = "component"
 #: Name of the data-dimension dimension (D-dimensional models).
 DATA_DIM = "dim"
+#: Name of the second data dimension of (K, D, D) sites (full_gmm's ``scale_tril`` and
+#: ``corr_cholesky``: rows ``dim``, columns ``dim2``).
+DATA_DIM_2 = "dim2"
 #: Name of the observation dimension.
 OBS_DIM = "obs_id"
 
@@ -61,7 +64,9 @@ def to_arviz(result, data=None, *, posterior_predictive: bool = False, seed: int
 
         * ``posterior``: every global and deterministic site, dims (chain, draw, ...); an axis
           of length K at the front of a site's shape is named ``component``, the last axis of
-          a D-dimensional site ``dim``, an axis from another plate takes the plate's name;
+          a D-dimensional site ``dim``, the last two axes of a (K, D, D) site (``full_gmm``'s
+          ``scale_tril`` and ``corr_cholesky``) ``dim`` and ``dim2`` (row, column), an axis
+          from another plate takes the plate's name;
         * ``sample_stats``: ``diverging``, ``energy``, ``n_steps``, ``tree_depth``,
           ``acceptance_rate``, ``step_size`` and ``lp`` (minus the potential energy, the log
           joint in unconstrained space, as ``arviz.from_numpyro`` defines it), each (C, S);
@@ -105,6 +110,8 @@ def to_arviz(result, data=None, *, posterior_predictive: bool = False, seed: int
     coords = {COMPONENT_DIM: np.arange(k), OBS_DIM: np.arange(host.shape[0])}
     if event:
         coords[DATA_DIM] = np.arange(event[0])
+    if any(DATA_DIM_2 in d for d in dims.values()):
+        coords[DATA_DIM_2] = np.arange(event[0])
     az = import_arviz()
     return az.from_dict(
         **groups,
@@ -184,9 +191,14 @@ def _site_dims(name, shape, site, k, event) -> list:
     """Dimension names of one posterior variable of shape ``shape`` (draw axes excluded)."""
     plates = {} if site is None else {f.size: f.name for f in site["cond_indep_stack"]}
     dims = []
+    square = event and len(shape) >= 3 and shape[-2:] == (event[0], event[0])  # (K, D, D): a covariance factor
     for axis, size in enumerate(shape):
         if axis == 0 and size == k:
             dims.append(COMPONENT_DIM)
+        elif square and axis == len(shape) - 2:
+            dims.append(DATA_DIM)
+        elif square and axis == len(shape) - 1:
+            dims.append(DATA_DIM_2)
         elif event and axis == len(shape) - 1 and axis > 0 and size == event[0]:
             dims.append(DATA_DIM)
         elif axis == 0 and size in plates:

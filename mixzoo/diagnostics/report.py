@@ -42,7 +42,7 @@ FILES = (
     "coclustering.png",
     "cluster_counts.png",
 )
-_COMPONENT_VARS = ("weights", "locs", "scales", "scale", "concentration")
+_COMPONENT_VARS = ("weights", "locs", "scales", "scale", "corr", "concentration")
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)  # eq: its DataFrame and arrays have no truth value
@@ -56,8 +56,10 @@ class NUTSReport:
                           numbered by decreasing posterior mean weight), sample_stats,
                           observed_data, pointwise marginal log_likelihood (``posterior.nc``)
     ``summary``           ``pandas.DataFrame``: the ArviZ summary (mean, sd, HDI, ESS, R-hat)
-                          of the relabelled weights, locs, scale(s) (and concentration), one row
-                          per scalar such as ``"locs[0]"`` (``summary.csv``)
+                          of the relabelled weights, locs, scale(s) (and concentration; for
+                          full_gmm the within-component correlations ``corr`` (component, pair),
+                          pairs of columns ``"a,b"``), one row per scalar such as ``"locs[0]"``
+                          (``summary.csv``)
     ``major``             tuple of the relabelled components with posterior mean weight > 1%
     ``num_divergences``   divergent transitions after warm-up, all chains
     ``labels``            (C*S, N) int: each draw's most probable component of each point
@@ -200,8 +202,8 @@ class NUTSReport:
             ax = plotting.plot_density(self.result, rug=True)
             ax.set_xlabel(self.names[0])
         else:
-            components = self.idata if self.data.shape[1] == 2 else _first_two_columns(self.idata)
-            ax = plotting.plot_partition(self.data[:, :2], self.partitions.point.partition, components=components)
+            # the first two columns; full covariances (full_gmm) give tilted ellipses
+            ax = plotting.plot_partition(self.data, self.partitions.point.partition, components=self.idata, dims=(0, 1))
             ax.set_xlabel(self.names[0])
             ax.set_ylabel(self.names[1])
         save(ax, "density.png")
@@ -212,12 +214,22 @@ class NUTSReport:
         save(plotting.plot_cluster_counts(self.labels), "cluster_counts.png")
 
 
-def _first_two_columns(idata) -> dict:
-    """Posterior mean weights (K,), and locs and scales (K, 2) of the first two data columns."""
+def _with_correlations(idata):
+    """``idata`` with, for a full-covariance model (a ``corr_cholesky`` variable of dims
+    (chain, draw, component, dim, dim2)), the derived variable ``corr`` (chain, draw,
+    component, pair): the correlation of every pair of data columns ``"a,b"`` (a < b), from
+    ``corr_cholesky @ corr_cholesky^T``. Other models are returned as they are."""
     post = idata.posterior
-    mean = {n: post[n].mean(("chain", "draw")).values for n in ("weights", "locs", "scales", "scale") if n in post}
-    scales = np.broadcast_to(mean["scales"] if "scales" in mean else np.asarray(mean["scale"])[..., None], mean["locs"].shape)
-    return {"weights": mean["weights"], "locs": mean["locs"][:, :2], "scales": scales[:, :2]}
+    if "corr_cholesky" not in post:
+        return idata
+    factor = post["corr_cholesky"].transpose("chain", "draw", "component", ...).values
+    full = factor @ np.swapaxes(factor, -1, -2)
+    d = full.shape[-1]
+    pairs = [(a, b) for a in range(d) for b in range(a + 1, d)]
+    values = np.stack([full[..., a, b] for a, b in pairs], axis=-1)
+    post["corr"] = (("chain", "draw", "component", "pair"), values)
+    post.coords["pair"] = [f"{a},{b}" for a, b in pairs]
+    return idata
 
 
 def _together(parts: PartitionSummary) -> np.ndarray:
@@ -267,7 +279,7 @@ def report(result, data=None, *, names=None, out=None, overwrite: bool = False) 
         check_output_free(out, overwrite=overwrite)  # before any work
 
     az = import_arviz()
-    relabelled = relabel(to_arviz(result))  # components numbered by decreasing posterior mean weight
+    relabelled = _with_correlations(relabel(to_arviz(result)))  # components numbered by decreasing posterior mean weight
     component_vars = [v for v in _COMPONENT_VARS if v in relabelled.posterior]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -19,6 +19,12 @@ sufficient statistics. One EM iteration is then
   Hessian's eigenvalues made negative (an ascent direction even where Q is not concave) and a
   backtracking line search; a step that does not increase Q is not taken.
 
+For ``MultivariateNormal`` components (full covariances Sigma_k = L_k L_k^T, ``full_gmm``)
+the statistics are ``n_k``, ``S1_k`` (D,) and the outer products ``S2_k = sum_i r_ik (x_i -
+a_k)(x_i - a_k)^T`` (D, D), the log densities come from triangular solves with ``L_k``, and Q's
+quadratic term is ``tr(Sigma_k^-1 (S2 + S1 delta^T + delta S1^T + n delta delta^T))`` with
+``delta = a_k - mu_k`` (:func:`_full_gain`); the diagonal path is untouched.
+
 The EM steps are accelerated by SQUAREM (:func:`em_run`): where plain EM crawls (overlapping
 components, a weight draining slowly), an extrapolation along the last two steps is tried and
 kept only when it does not lower the log posterior.
@@ -71,21 +77,36 @@ def _unwrap(fn):
     return fn
 
 
-def _normal_mixture(fn, event_shape: tuple) -> NormalMixture | None:
-    """The :class:`NormalMixture` of an observed site's distribution ``fn`` (one point's), or
-    ``None`` if it is not a ``MixtureSameFamily`` of Normal components with global parameters."""
+class FullNormalMixture(NamedTuple):
+    """A mixture of ``MultivariateNormal`` components: ``log_weights`` (K,), ``locs`` (K, D),
+    ``scale_tril`` (K, D, D) (lower Cholesky factors of the covariances)."""
+
+    log_weights: jnp.ndarray
+    locs: jnp.ndarray
+    scale_tril: jnp.ndarray
+
+
+def _normal_mixture(fn, event_shape: tuple) -> NormalMixture | FullNormalMixture | None:
+    """The :class:`NormalMixture` (Normal components, independent over the data dimension) or
+    :class:`FullNormalMixture` (``MultivariateNormal`` components) of an observed site's
+    distribution ``fn`` (one point's), or ``None`` if it is not a ``MixtureSameFamily`` of such
+    components with global parameters."""
     fn = _unwrap(fn)
     if not isinstance(fn, dist.MixtureSameFamily) or fn.batch_shape != ():
         return None
     comp = fn.component_distribution
     while isinstance(comp, (dist.Independent, dist.ExpandedDistribution)):
         comp = comp.base_dist
-    if type(comp) is not dist.Normal:
-        return None
     logits = fn.mixing_distribution.logits
     k = logits.shape[-1]
     shape = (k,) + tuple(event_shape)
     if logits.shape != (k,) or fn.component_distribution.batch_shape + fn.component_distribution.event_shape != shape:
+        return None
+    if type(comp) is dist.MultivariateNormal and len(event_shape) == 1:
+        d = event_shape[0]
+        loc, tril = jnp.broadcast_to(comp.loc, shape), jnp.broadcast_to(comp.scale_tril, shape + (d,))
+        return FullNormalMixture(jax.nn.log_softmax(logits), loc, tril)
+    if type(comp) is not dist.Normal:
         return None
     loc, scale = jnp.broadcast_to(comp.loc, shape), jnp.broadcast_to(comp.scale, shape)
     return NormalMixture(jax.nn.log_softmax(logits), loc.reshape(k, -1), scale.reshape(k, -1))
@@ -101,26 +122,35 @@ def _site_terms(spec, latent: dict, data, hyper: dict):
     return log_prior, _normal_mixture(trace[spec.observed]["fn"], spec.event_shape)
 
 
-@functools.lru_cache(maxsize=256)
 def supports_em(spec) -> bool:
-    """True if ``spec``'s marginal form observes a ``MixtureSameFamily`` of Normal components
-    with global weights, locations and scales (read from one abstract trace)."""
+    """True if ``spec``'s marginal form observes a ``MixtureSameFamily`` of Normal (or
+    MultivariateNormal) components with global weights, locations and scales (read from one
+    abstract trace)."""
+    return em_form(spec) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def em_form(spec) -> str | None:
+    """``"diagonal"`` (Normal components), ``"full"`` (MultivariateNormal components) or
+    ``None`` (no EM) for ``spec``'s marginal form, read from one abstract trace."""
     if spec.objective_form != "marginal":
-        return False
+        return None
     found = []
     latent = {s: spec.structure.trace[s]["value"] for s in spec.structure.global_sites}
     data = jax.ShapeDtypeStruct((min(SITE_POINTS, spec.data_shape[0]),) + spec.event_shape, spec.dtype)
     hyper = {k: jax.ShapeDtypeStruct(shape, dtype) for k, shape, dtype in spec.hyper_shapes}
 
     def probe(latent, data, hyper):
-        found.append(_site_terms(spec, latent, data, hyper)[1] is not None)
+        found.append(_site_terms(spec, latent, data, hyper)[1])
         return 0.0
 
     try:
         jax.eval_shape(probe, latent, data, hyper)
     except Exception:  # a model that cannot be read this way takes the gradient path
-        return False
-    return bool(found and found[0])
+        return None
+    if not found or found[0] is None:
+        return None
+    return "full" if isinstance(found[0], FullNormalMixture) else "diagonal"
 
 
 class Stats(NamedTuple):
@@ -146,8 +176,10 @@ def _chunk_size(n: int, k: int) -> int:
     return size
 
 
-def _estep_local(mix: NormalMixture, data, mask) -> Stats:
+def _estep_local(mix: NormalMixture | FullNormalMixture, data, mask) -> Stats:
     """:class:`Stats` of the points ``data`` (M, ...) with ``mask`` (M,), in chunks."""
+    if isinstance(mix, FullNormalMixture):
+        return _estep_local_full(mix, data, mask)
     x = data.reshape(data.shape[0], -1)
     k = mix.log_weights.shape[0]
     size = _chunk_size(x.shape[0], k)
@@ -187,7 +219,48 @@ def _estep_local(mix: NormalMixture, data, mask) -> Stats:
     return Stats(n, s1, s2, mix.locs, loglik)
 
 
-def estep(mix: NormalMixture, data, mask, sharded: bool) -> Stats:
+def _estep_local_full(mix: FullNormalMixture, data, mask) -> Stats:
+    """:class:`Stats` of a full-covariance mixture: ``n`` (K,), ``s1`` (K, D) and the outer
+    products ``s2`` (K, D, D) = sum_i r_ik (x_i - a_k)(x_i - a_k)^T about the current locations.
+    The Mahalanobis distances come from triangular solves with the Cholesky factors (no
+    inverse), in chunks as :func:`_estep_local`."""
+    x = data
+    k, d = mix.locs.shape
+    size = _chunk_size(x.shape[0], k * d)
+    tril = mix.scale_tril
+    log_det = jnp.sum(jnp.log(jnp.diagonal(tril, axis1=-2, axis2=-1)), axis=-1)  # (K,) log |L_k|
+    norm = mix.log_weights - log_det - 0.5 * d * jnp.log(2 * jnp.pi)
+
+    def chunk(xc, mc):
+        dev = xc[:, None, :] - mix.locs[None]  # (B, K, D)
+        white = jax.scipy.linalg.solve_triangular(tril, jnp.transpose(dev, (1, 2, 0)), lower=True)  # (K, D, B)
+        lp = norm - 0.5 * jnp.sum(white**2, axis=1).T  # (B, K)
+        top = jnp.max(lp, axis=1)
+        e = jnp.exp(lp - top[:, None])
+        total = jnp.sum(e, axis=1)
+        lse = top + jnp.log(total)
+        r = e * (mc / total)[:, None]
+        return (
+            jnp.sum(r, 0),
+            jnp.einsum("bk,bkd->kd", r, dev),
+            jnp.einsum("bk,bkd,bke->kde", r, dev, dev),
+            jnp.sum(jnp.where(mc, lse, 0.0)),
+        )
+
+    if size == x.shape[0]:
+        n, s1, s2, loglik = chunk(x, mask)
+    else:
+
+        def body(total, c):
+            return jax.tree_util.tree_map(jnp.add, total, chunk(*c)), None
+
+        zero = (jnp.zeros(k, x.dtype), jnp.zeros((k, d), x.dtype), jnp.zeros((k, d, d), x.dtype), jnp.zeros((), x.dtype))
+        chunks = (x.reshape(-1, size, d), mask.reshape(-1, size))
+        (n, s1, s2, loglik), _ = jax.lax.scan(body, zero, chunks)
+    return Stats(n, s1, s2, mix.locs, loglik)
+
+
+def estep(mix: NormalMixture | FullNormalMixture, data, mask, sharded: bool) -> Stats:
     """:class:`Stats` of all the data; with ``sharded`` data each device passes over its own
     points (``shard_map``) and the statistics are summed over the devices."""
     if not sharded:
@@ -208,11 +281,14 @@ def estep(mix: NormalMixture, data, mask, sharded: bool) -> Stats:
     )(mix, data, mask)
 
 
-def expected_log_joint_gain(log_prior, mix: NormalMixture, old_prior, old: NormalMixture, stats: Stats):
+def expected_log_joint_gain(log_prior, mix, old_prior, old, stats: Stats):
     """Q(theta) - Q(theta_old), ``old`` being the mixture the statistics were taken at (their
     anchor is ``old.locs``), computed term by term as differences: Q itself is of the order of
     N nats, and in float32 its changes below ~1e-7 N would be lost to rounding (EM would stall
-    short of the MAP on large data)."""
+    short of the MAP on large data). ``mix`` and ``old``: both :class:`NormalMixture` or both
+    :class:`FullNormalMixture` (see :func:`_full_gain`)."""
+    if isinstance(mix, FullNormalMixture):
+        return _full_gain(log_prior, mix, old_prior, old, stats)
     d_log_scale = jnp.log(mix.scales) - jnp.log(old.scales)
     delta = stats.anchor - mix.locs
     # S2 / s^2 - S2 / s_old^2 = S2 / s_old^2 * expm1(-2 d log s)
@@ -224,6 +300,42 @@ def expected_log_joint_gain(log_prior, mix: NormalMixture, old_prior, old: Norma
         + jnp.sum(stats.n * (mix.log_weights - old.log_weights))
         - jnp.sum(stats.n[:, None] * d_log_scale)
         - 0.5 * jnp.sum(squares)
+    )
+
+
+def _cho_solve(tril, b):
+    """Sigma^-1 b for Sigma = L L^T, ``tril`` (K, D, D), ``b`` (K, D, M): two triangular solves."""
+    y = jax.scipy.linalg.solve_triangular(tril, b, lower=True)
+    return jax.scipy.linalg.solve_triangular(tril, y, lower=True, trans=1)
+
+
+def _full_gain(log_prior, mix: FullNormalMixture, old_prior, old: FullNormalMixture, stats: Stats):
+    """Q(theta) - Q(theta_old) for full covariances Sigma_k = L_k L_k^T, from the statistics
+    ``n`` (K,), ``s1`` (K, D), ``s2`` (K, D, D) about ``a = old.locs``. Per component, with
+    ``delta = a - mu`` and ``M = s2 + s1 delta^T + delta s1^T + n delta delta^T`` (the scatter
+    about the new location ``mu``),
+
+        Q_k - Q_k_old = n_k (log w_k - log w_k_old) - n_k (log|L_k| - log|L_k_old|)
+                        - 1/2 [tr(Sigma_k^-1 M) - tr(Sigma_old^-1 s2)],
+
+    the last bracket written as tr(Sigma^-1 [(Sigma_old - Sigma) Sigma_old^-1 s2 + M - s2]) with
+    ``Sigma_old - Sigma = dL L_old^T + L dL^T`` (``dL = L_old - L``), so that no term of order N
+    is subtracted from another; every Sigma^-1 is a pair of triangular solves."""
+    tril, tril_old = mix.scale_tril, old.scale_tril
+    diag, diag_old = (jnp.diagonal(t, axis1=-2, axis2=-1) for t in (tril, tril_old))
+    d_log_det = jnp.sum(jnp.log(diag) - jnp.log(diag_old), axis=-1)  # (K,)
+    d_tril = tril_old - tril
+    d_cov = d_tril @ jnp.swapaxes(tril_old, -1, -2) + tril @ jnp.swapaxes(d_tril, -1, -2)
+    delta = stats.anchor - mix.locs  # (K, D)
+    cross = stats.s1[:, :, None] * delta[:, None, :]
+    extra = cross + jnp.swapaxes(cross, -1, -2) + stats.n[:, None, None] * delta[:, :, None] * delta[:, None, :]
+    change = d_cov @ _cho_solve(tril_old, stats.s2) + extra  # (K, D, D)
+    quad = jnp.trace(_cho_solve(tril, change), axis1=-2, axis2=-1)  # (K,)
+    return (
+        (log_prior - old_prior)
+        + jnp.sum(stats.n * (mix.log_weights - old.log_weights))
+        - jnp.sum(stats.n * d_log_det)
+        - 0.5 * jnp.sum(quad)
     )
 
 
@@ -380,16 +492,18 @@ def check_em(spec, method: str) -> str:
         name = getattr(spec.model, "__name__", type(spec.model).__name__)
         raise ValueError(
             f"method='em' needs a model whose marginal form (marginal=True) observes a MixtureSameFamily of Normal "
-            f"components with global weights, locations and scales; got model {name} (use method='adam')"
+            f"or MultivariateNormal components with global weights, locations and scales; got model {name} (use method='adam')"
         )
     return method
 
 
 __all__ = [
     "ConvergenceWarning",
+    "FullNormalMixture",
     "NormalMixture",
     "Stats",
     "check_em",
+    "em_form",
     "em_run",
     "estep",
     "expected_log_joint_gain",

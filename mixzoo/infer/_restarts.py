@@ -127,7 +127,7 @@ def _restart_values(spec, n_restarts: int, init: str, data, n, hyper, seeds, loc
 
     drawn = jax.vmap(prior_draw)(seeds)
     spread = {s: _mad(biject_to(supports[s]).inv(v)) for s, v in drawn.items()}
-    median = {s: _median(v) for s, v in drawn.items() if supports[s] is not constraints.simplex}
+    median = {s: _site_median(v, supports[s]) for s, v in drawn.items() if supports[s] is not constraints.simplex}
     # simplex sites at their mean, given the other sites at their median; no sampler runs
     at_median = handlers.substitute(handlers.substitute(unobserved, data=median), substitute_fn=_simplex_mean)
     centre = handlers.trace(at_median).get_trace(data, None, hyper)
@@ -163,6 +163,18 @@ def _median(x):
     ordered = jnp.sort(x, axis=0)
     n = x.shape[0]
     return 0.5 * (ordered[(n - 1) // 2] + ordered[n // 2])
+
+
+def _site_median(draws, support):
+    """The median of a site's prior ``draws`` (leading axis): element by element where the
+    support's bijection is (scales, locations), else in unconstrained space, mapped back (the
+    element-wise median of Cholesky factors of correlation matrices is not one: its rows do not
+    have unit length)."""
+    transform = biject_to(support)
+    site_shape = tuple(draws.shape[1:])
+    if tuple(transform.inverse_shape(site_shape)) == site_shape:
+        return _median(draws)
+    return transform(_median(transform.inv(draws)))
 
 
 def _mad(x):

@@ -11,8 +11,8 @@ per-component and with shared scales: mclust's V and E models) and scores each f
 
 with ``log L`` the marginal log-likelihood of the data at the MAP, ``p`` the number of free
 parameters (the unconstrained dimension of the model's global sites: (K - 1) weights, K x D
-locations, K x D or D scales) and ``r_ik`` the responsibilities. Lower is better, as in
-scikit-learn's ``GaussianMixture.bic`` (mclust reports ``-bic``, higher better). The MAP
+locations, K x D or D scales, and for ``full_gmm`` K x D (D - 1) / 2 correlations) and ``r_ik``
+the responsibilities. Lower is better, as in scikit-learn's ``GaussianMixture.bic`` (mclust reports ``-bic``, higher better). The MAP
 includes the priors; the criteria use the likelihood alone, as mclust does with a prior.
 
 Fits with a *degenerate* component are not chosen: a component whose scale in some dimension
@@ -34,16 +34,17 @@ better guide to predictive accuracy when it is not (README, "Choosing the number
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 
-import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .._constraints import validated
 from ._data import accepts
 from ._em import ConvergenceWarning
+from ._structure import SITE_POINTS
 from .map import MAPResult, fit_map
 
 #: The information criteria :func:`select_components` computes (lower is better).
@@ -100,7 +101,8 @@ def select_components(
     criterion (module docstring): the number of components, and the scale option, to use.
 
     :param model: a finite mixture with an ``n_components`` keyword (``dirichlet_gmm``,
-        ``diag_gmm``). A Dirichlet process is refused: its truncation is not a number of
+        ``diag_gmm``, ``full_gmm``: mclust's VVV). A Dirichlet process (``dp_gmm``, ``full_gmm``
+        with ``weights_prior="dp"``) is refused: its truncation is not a number of
         components (use ``fit_nuts`` and ``diagnostics.cluster_counts``).
     :param data: (N,) or (N, D) as the model expects.
     :param n_components: the K to try: distinct integers >= 1.
@@ -121,7 +123,12 @@ def select_components(
     if not accepts(model, "n_components"):
         name = getattr(model, "__name__", type(model).__name__)
         raise ValueError(
-            f"model must be a finite mixture with an n_components keyword (dirichlet_gmm, diag_gmm); got {name} "
+            f"model must be a finite mixture with an n_components keyword (dirichlet_gmm, diag_gmm, full_gmm); got {name} "
+            "(a Dirichlet process's truncation is not a number of components: use fit_nuts and diagnostics.cluster_counts)"
+        )
+    if fit_kwargs.get("weights_prior", "dirichlet") != "dirichlet":
+        raise ValueError(
+            f"weights_prior must be 'dirichlet' for select_components (a finite mixture); got {fit_kwargs['weights_prior']!r} "
             "(a Dirichlet process's truncation is not a number of components: use fit_nuts and diagnostics.cluster_counts)"
         )
     ks = _check_n_components(n_components)
@@ -175,15 +182,27 @@ def degenerate_components(fit: MAPResult):
     """The number of components of ``fit`` narrower than half the data's spacing in some
     dimension (module docstring), or ``None`` if the model's marginal form is not a mixture of
     Normal components (then nothing is checked)."""
-    from ._em import _site_terms
+    from . import _programs
+    from ._em import FullNormalMixture
 
     problem = fit.problem
-    latent = {s: jnp.asarray(fit.params[s]) for s in problem.structure.global_sites}
-    mix = _site_terms(problem.spec, latent, problem.placed, problem.hyper)[1]
+    latent = {s: np.asarray(fit.params[s]) for s in problem.structure.global_sites}
+    # a small program per problem signature, the points a traced argument (as stick_concentration)
+    read = _programs.jitted((problem.spec, "site_mixture"), functools.partial(_site_mixture, problem.spec))
+    mix = read(latent, problem.data[:SITE_POINTS], problem.hyper)
     if mix is None:
         return None
-    scales = np.asarray(mix.scales, dtype=np.float64)  # (K, D)
+    if isinstance(mix, FullNormalMixture):  # each dimension's sd: the row norms of L (Sigma = L L^T)
+        scales = np.linalg.norm(np.asarray(mix.scale_tril, dtype=np.float64), axis=-1)
+    else:
+        scales = np.asarray(mix.scales, dtype=np.float64)  # (K, D)
     return int(np.sum(np.any(scales < data_spacing(problem.data) / 2, axis=1)))
+
+
+def _site_mixture(spec, latent, data, hyper):
+    from ._em import _site_terms
+
+    return _site_terms(spec, latent, data, hyper)[1]
 
 
 def _check_n_components(n_components) -> list:
