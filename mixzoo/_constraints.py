@@ -290,7 +290,20 @@ CONSTRAINTS = {
     },
     "diag_gmm": {**_PRIORS, "n_components": Integer(1), "n_dims": N_DIMS},
     # drivers
-    "bind": {"model": MODEL, "data": DATA, "marginalise": MARGINALISE, "shard_data": SHARD},
+    "bind": {
+        "model": MODEL,
+        "data": DATA,
+        "marginalise": MARGINALISE,
+        "shard_data": SHARD,
+        "sample_weight": Checked(
+            "None or one finite weight >= 0 per data point, not all zero",
+            (np.ones(3), r"sample_weight must have shape \(5,\), one weight per data point; got shape \(3,\)"),
+            (-np.ones(5), r"sample_weight must be >= 0; got -1 at index 0"),
+            (np.zeros(5), r"sample_weight must hold at least one weight above zero; got all zero"),
+            (np.array([1.0, np.nan, 1.0, 1.0, 1.0]), r"sample_weight must contain only finite numbers; got NaN at index 1"),
+            (np.array(["a"] * 5), r"sample_weight must be an array of numbers"),
+        ),
+    },
     "fit_map": {
         "model": MODEL,
         "data": DATA,
@@ -526,6 +539,43 @@ CONSTRAINTS = {
         ),
         "fig": Checked("None or a matplotlib Figure", ("fig", r"fig must be a matplotlib Figure or None; got str")),
     },
+}
+
+#: The constructor parameters of the scikit-learn estimator :class:`mixzoo.sklearn.MixzooGaussianMixture`,
+#: checked by its ``fit`` (scikit-learn's ``_parameter_constraints`` habit: the constructor stores
+#: them as given). ``None`` is the model's or the driver's own default. Not part of ``CONSTRAINTS``
+#: (public functions); tests/test_sklearn.py tries every bad value.
+_OPTIONAL_POSITIVE = AnyOf(NONE, POSITIVE, bad=(0.0, -1.0, float("nan"), "1"))
+ESTIMATOR_PARAMETERS = {
+    "n_components": Integer(1),
+    "weight_prior": Options("dirichlet", "dirichlet_process", bad=("dp", 1)),
+    "covariance_type": Options(
+        "diag",
+        labels={"diag": "diagonal covariances, the only type so far: 'full' comes with a later model"},
+        bad=("full", "spherical"),
+    ),
+    "inference": Options("map", "svi", "nuts", bad=("mcmc", None)),
+    "weight_concentration": _OPTIONAL_POSITIVE,
+    "concentration_shape": _OPTIONAL_POSITIVE,
+    "concentration_rate": _OPTIONAL_POSITIVE,
+    "loc_mean": AnyOf(NONE, FINITE_ARRAY, bad=(float("nan"), "1")),
+    "loc_sd": AnyOf(NONE, POSITIVE_ARRAY, bad=(0.0, -1.0, float("inf"), "1")),
+    "scale_median": AnyOf(NONE, POSITIVE_ARRAY, bad=(0.0, float("nan"), "1")),
+    "scale_log_sd": AnyOf(NONE, POSITIVE_ARRAY, bad=(0.0, -2.0, "1")),
+    "n_restarts": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "max_iter": AnyOf(NONE, Integer(2), bad=(1, 2.5)),
+    "tol": _OPTIONAL_POSITIVE,
+    "num_steps": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "num_warmup": AnyOf(NONE, Integer(0), bad=(-1, 2.5)),
+    "num_samples": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "num_chains": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "random_state": AnyOf(
+        NONE,
+        SEED,
+        InstanceOf("numpy.random:RandomState", "a numpy RandomState"),
+        bad=(-1, MAX_SEED + 1, 1.5, "0"),
+        text=f"None, an integer in [0, {MAX_SEED}] or a numpy RandomState",
+    ),
 }
 
 

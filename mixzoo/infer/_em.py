@@ -147,7 +147,9 @@ def _chunk_size(n: int, k: int) -> int:
 
 
 def _estep_local(mix: NormalMixture, data, mask) -> Stats:
-    """:class:`Stats` of the points ``data`` (M, ...) with ``mask`` (M,), in chunks."""
+    """:class:`Stats` of the points ``data`` (M, ...) with ``mask`` (M,), in chunks: a bool mask
+    drops the padding; a float mask (a problem bound with ``sample_weight``) weights each
+    point's responsibilities and log-likelihood (the weighted E-step)."""
     x = data.reshape(data.shape[0], -1)
     k = mix.log_weights.shape[0]
     size = _chunk_size(x.shape[0], k)
@@ -162,11 +164,13 @@ def _estep_local(mix: NormalMixture, data, mask) -> Stats:
         total = jnp.sum(e, axis=1)
         lse = top + jnp.log(total)
         r = e * (mc / total)[:, None]
+        # the mask: bool (padding), or each point's weight (0 on padding) multiplying its terms
+        terms = jnp.where(mc, lse, 0.0) if mc.dtype == jnp.bool_ else jnp.where(mc > 0, mc * lse, 0.0)
         return (
             jnp.sum(r, 0),
             jnp.einsum("bk,bkd->kd", r, dev),
             jnp.einsum("bk,bkd->kd", r, dev**2),
-            jnp.sum(jnp.where(mc, lse, 0.0)),
+            jnp.sum(terms),
         )
 
     if size == x.shape[0]:

@@ -1,0 +1,507 @@
+"""A scikit-learn estimator for mixzoo's Bayesian Gaussian mixtures: :class:`MixzooGaussianMixture`.
+
+Needs scikit-learn (``pip install 'mixzoo[sklearn]'``); ``import mixzoo`` does not load this
+module or scikit-learn (``mixzoo.sklearn`` loads on first use).
+
+>>> from sklearn.pipeline import make_pipeline
+>>> from sklearn.preprocessing import StandardScaler
+>>> from mixzoo.sklearn import MixzooGaussianMixture
+>>> pipe = make_pipeline(StandardScaler(), MixzooGaussianMixture(n_components=3, random_state=0))
+>>> labels = pipe.fit(X).predict(X)                     # doctest: +SKIP
+>>> pipe.score(X_test)                                  # mean log density of new points  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, DensityMixin
+    from sklearn.utils import check_random_state
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+except ImportError as exc:  # pragma: no cover - the optional extra is missing
+    raise ImportError("mixzoo.sklearn needs scikit-learn: pip install 'mixzoo[sklearn]'") from exc
+
+from ._constraints import ESTIMATOR_PARAMETERS, MAX_SEED, check_arguments
+
+#: The model hyperparameters each weight prior takes (the others belong to the other prior).
+PRIOR_HYPERPARAMETERS = {
+    "dirichlet": ("weight_concentration",),
+    "dirichlet_process": ("concentration_shape", "concentration_rate"),
+}
+#: Hyperparameters of the component locations and scales, shared by every model.
+LOC_SCALE_HYPERPARAMETERS = ("loc_mean", "loc_sd", "scale_median", "scale_log_sd")
+#: The driver options each inference uses (given as ``None``, the driver's default applies;
+#: the options of the other drivers are not used).
+DRIVER_OPTIONS = {
+    "map": ("n_restarts", "max_iter", "tol", "num_steps"),
+    "svi": ("n_restarts", "num_steps", "num_samples"),
+    "nuts": ("num_warmup", "num_samples", "num_chains"),
+}
+#: Numbers (draws x points x components x features) held at once by the posterior averages.
+CHUNK_ELEMENTS = 2**22
+#: ``converged_`` of an SVI fit: the mean loss of the last tenth of the steps is within this
+#: fraction of the mean loss of the tenth before.
+SVI_SETTLED = 1e-3
+
+
+class MixzooGaussianMixture(DensityMixin, BaseEstimator):
+    """Bayesian Gaussian mixture with diagonal covariances, fitted by mixzoo's MAP (EM), SVI or NUTS.
+
+    The name says whose model it is: scikit-learn's ``BayesianGaussianMixture`` is a
+    variational fit of another prior (Normal-Wishart components, its own weight priors), and a
+    name one word away from it would invite confusing the two in one script. This estimator
+    wraps the models of :mod:`mixzoo.models` (data-derived, scale-free priors; see
+    :mod:`mixzoo.models._common`) and the drivers of :mod:`mixzoo.infer`:
+
+    * ``weight_prior="dirichlet"``: a finite mixture with Dirichlet weights,
+      :func:`mixzoo.dirichlet_gmm` on one feature and :func:`mixzoo.diag_gmm` on several;
+    * ``weight_prior="dirichlet_process"``: :func:`mixzoo.dp_gmm` truncated at
+      ``n_components`` (one feature or several). With ``n_components=1`` both priors are the
+      same single Gaussian (a DP truncated at one component has no sticks): the finite model
+      fits it.
+
+    ``inference``: ``"map"`` (:func:`mixzoo.fit_map`, EM: a point estimate, the fitted
+    attributes are its values), ``"svi"`` (:func:`mixzoo.fit_svi`: mean-field posterior draws)
+    or ``"nuts"`` (:func:`mixzoo.fit_nuts`: posterior draws, relabelled by
+    :func:`mixzoo.diagnostics.relabel` so that component k means the same in every draw). With
+    draws, ``predict_proba`` averages the responsibilities over the draws, ``score_samples`` is
+    the posterior predictive log density (log-mean-exp over the draws), ``sample`` draws from
+    the posterior predictive, and ``weights_``, ``means_``, ``covariances_`` are posterior means.
+
+    Every parameter is stored as given and checked by ``fit`` against the table
+    ``mixzoo._constraints.ESTIMATOR_PARAMETERS`` (errors name the parameter, the rule and the
+    value). ``None`` means the model's or the driver's own default.
+
+    :param n_components: K (the truncation T of the Dirichlet process).
+    :param weight_prior: ``"dirichlet"`` or ``"dirichlet_process"``.
+    :param covariance_type: ``"diag"`` (the only one so far).
+    :param inference: ``"map"``, ``"svi"`` or ``"nuts"``.
+    :param weight_concentration: Dirichlet concentration (``"dirichlet"`` only; model default 1).
+    :param concentration_shape, concentration_rate: Gamma prior of the DP concentration
+        (``"dirichlet_process"`` only; model defaults 1, 1).
+    :param loc_mean, loc_sd, scale_median, scale_log_sd: component priors in data units, a
+        number or one per feature (model defaults: derived from the data's weighted mean and
+        spread).
+    :param n_restarts: initialisations (``"map"``, ``"svi"``).
+    :param max_iter, tol: EM's iteration limit and relative tolerance (``"map"``).
+    :param num_steps: SVI steps (``"svi"``; ``"map"`` passes it to Adam, which EM does not use).
+    :param num_warmup, num_chains: NUTS's warm-up transitions and chains (``"nuts"``).
+    :param num_samples: posterior draws (``"svi"``: in all; ``"nuts"``: per chain).
+    :param random_state: ``None``, an integer seed or a ``numpy.random.RandomState``: the seed of
+        the fit is drawn from it (an integer is the seed itself), and ``sample`` draws from it
+        as scikit-learn's mixtures do.
+
+    ``fit(X, y=None, sample_weight=None)``: ``sample_weight`` multiplies each point's
+    log-likelihood term (scikit-learn's own mixtures lack it, its issue 15647), in every
+    inference (EM reads the weighted statistics; SVI and NUTS the weighted log density), and
+    the data-derived prior defaults are the weighted ones. The fit depends on the data only
+    through their weighted empirical distribution: rows of weight 0 are dropped and repeated
+    rows merged (their weights summed) before fitting, so an integer weight is exactly a
+    repeated row and the row order does not matter. (``result_`` holds the merged rows, in
+    sorted order.)
+
+    Fitted attributes: ``weights_`` (K,), ``means_`` (K, n_features), ``covariances_`` (K,
+    n_features) (scikit-learn's shapes for ``covariance_type="diag"``); ``n_iter_`` (EM
+    iterations; SVI steps; NUTS transitions per chain), ``converged_`` (EM met ``tol``; SVI's
+    loss settled, see ``SVI_SETTLED``; NUTS: no divergence and every R-hat of the relabelled
+    component parameters below 1.01), ``lower_bound_`` (the log posterior at the MAP, up to its
+    constant; the ELBO estimate of the last tenth of the SVI steps; NaN for NUTS, a sampler
+    has no bound), ``lower_bounds_`` (per iteration or step; MAP and SVI),
+    ``n_features_in_``, ``feature_names_in_`` (when ``X`` is a DataFrame), ``result_`` (the
+    :class:`mixzoo.infer.Result`) and, for SVI and NUTS, ``posterior_draws_`` (``weights``
+    (S, K), ``means`` and ``covariances`` (S, K, n_features)).
+
+    Predictions are computed in NumPy (float64) from the fitted values or draws: no program is
+    compiled after the fit, and a point's prediction does not depend on the other points
+    given with it.
+    """
+
+    def __init__(
+        self,
+        n_components=3,
+        *,
+        weight_prior="dirichlet",
+        covariance_type="diag",
+        inference="map",
+        weight_concentration=None,
+        concentration_shape=None,
+        concentration_rate=None,
+        loc_mean=None,
+        loc_sd=None,
+        scale_median=None,
+        scale_log_sd=None,
+        n_restarts=None,
+        max_iter=None,
+        tol=None,
+        num_steps=None,
+        num_warmup=None,
+        num_samples=None,
+        num_chains=None,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.weight_prior = weight_prior
+        self.covariance_type = covariance_type
+        self.inference = inference
+        self.weight_concentration = weight_concentration
+        self.concentration_shape = concentration_shape
+        self.concentration_rate = concentration_rate
+        self.loc_mean = loc_mean
+        self.loc_sd = loc_sd
+        self.scale_median = scale_median
+        self.scale_log_sd = scale_log_sd
+        self.n_restarts = n_restarts
+        self.max_iter = max_iter
+        self.tol = tol
+        self.num_steps = num_steps
+        self.num_warmup = num_warmup
+        self.num_samples = num_samples
+        self.num_chains = num_chains
+        self.random_state = random_state
+
+    # ---------------------------------------------------------------- fitting
+
+    def _checked_params(self) -> dict:
+        """The parameters, checked against ``ESTIMATOR_PARAMETERS`` and against each other."""
+        params = check_arguments(ESTIMATOR_PARAMETERS, self.get_params(deep=False))
+        prior = params["weight_prior"]
+        other = [p for name, names in PRIOR_HYPERPARAMETERS.items() if name != prior for p in names]
+        given = [p for p in other if params[p] is not None]
+        if given:
+            raise ValueError(
+                f"{given[0]} belongs to the other weight prior: weight_prior={prior!r} takes "
+                f"{' and '.join(PRIOR_HYPERPARAMETERS[prior])}; got {given[0]}={params[given[0]]!r}"
+            )
+        return params
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the mixture to ``X`` (n_samples, n_features); ``y`` is ignored;
+        ``sample_weight`` (n_samples,) >= 0 multiplies each point's log-likelihood term.
+        Returns the fitted estimator."""
+        import mixzoo
+
+        params = self._checked_params()
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
+            delattr(self, name)  # a refit (e.g. with another inference) keeps nothing of the last fit
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        k = params["n_components"]
+        if X.shape[0] < k:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {X.shape[0]}")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        rows, weights = merge_rows(X, sample_weight)
+        if rows.shape[0] < 2:
+            raise ValueError(
+                f"X must hold at least 2 distinct samples with a positive weight; got {rows.shape[0]} (n_samples = {X.shape[0]})"
+            )
+        model, model_kwargs = self._model(params, rows.shape[1])
+        data = rows[:, 0] if rows.shape[1] == 1 else rows
+        inference = params["inference"]
+        problem = mixzoo.bind(
+            model,
+            data,
+            sample_weight=None if np.all(weights == 1) else weights,
+            shard_data=False if inference == "nuts" else None,
+            **model_kwargs,
+        )
+        seed = _seed(params["random_state"])
+        options = {o: params[o] for o in DRIVER_OPTIONS[inference] if params[o] is not None}
+        if inference == "map":
+            result = mixzoo.fit_map(problem, seed=seed, **options)
+            self._set_point(result)
+        elif inference == "svi":
+            result = mixzoo.fit_svi(problem, seed=seed, **options)
+            self._set_draws(result, result.info.samples)
+        else:
+            result = mixzoo.fit_nuts(problem, seed=seed, **options)
+            relabelled = mixzoo.diagnostics.relabel(result)
+            self._set_draws(result, relabelled.params)
+            warmup = options.get("num_warmup", inspect.signature(mixzoo.fit_nuts).parameters["num_warmup"].default)
+            self.n_iter_ = int(warmup) + int(np.shape(result.info.diverging)[1])
+        self.result_ = result
+        return self
+
+    def _model(self, params: dict, n_features: int):
+        """The model function and its keywords for ``n_features`` features."""
+        from .models import diag_gmm, dirichlet_gmm, dp_gmm
+
+        k = params["n_components"]
+        kwargs = {}
+        for name in LOC_SCALE_HYPERPARAMETERS:
+            value = params[name]
+            if value is not None and n_features == 1 and np.size(value) == 1:
+                value = float(np.reshape(value, -1)[0])  # one feature: the 1-D models take numbers
+            if value is not None:
+                kwargs[name] = value
+        if params["weight_prior"] == "dirichlet_process" and k > 1:
+            kwargs.update(truncation=k)
+            kwargs.update({p: float(params[p]) for p in PRIOR_HYPERPARAMETERS["dirichlet_process"] if params[p] is not None})
+            return dp_gmm, kwargs
+        kwargs.update(n_components=k)
+        if params["weight_concentration"] is not None:
+            kwargs["weight_concentration"] = float(params["weight_concentration"])
+        return (dirichlet_gmm if n_features == 1 else diag_gmm), kwargs
+
+    def _set_point(self, result) -> None:
+        weights, means, variances = _components(result.params, self.n_features_in_)
+        self.weights_, self.means_, self.covariances_ = weights, means, variances
+        info = result.info
+        self.n_iter_ = int(info.n_iter)
+        self.converged_ = bool(info.converged) if info.converged is not None else True
+        self.lower_bounds_ = -np.asarray(result.losses, dtype=np.float64)
+        self.lower_bound_ = float(self.lower_bounds_[-1])
+
+    def _set_draws(self, result, draws: dict) -> None:
+        weights, means, variances = _components(draws, self.n_features_in_, batched=True)
+        self.posterior_draws_ = {"weights": weights, "means": means, "covariances": variances}
+        self.weights_, self.means_, self.covariances_ = weights.mean(0), means.mean(0), variances.mean(0)
+        if self.inference == "svi":
+            losses = np.asarray(result.losses, dtype=np.float64)
+            tenth = max(1, losses.size // 10)
+            last, before = losses[-tenth:].mean(), losses[-2 * tenth : -tenth].mean() if losses.size >= 2 * tenth else np.nan
+            self.n_iter_ = int(losses.size)
+            self.converged_ = bool(abs(last - before) <= SVI_SETTLED * abs(last))
+            self.lower_bounds_ = -losses
+            self.lower_bound_ = float(-last)
+        else:
+            chains = np.shape(result.info.diverging)[0]
+            self.converged_ = bool(result.num_divergences == 0 and _max_rhat(self.posterior_draws_, chains) < 1.01)
+            self.lower_bound_ = float("nan")
+
+    # ------------------------------------------------------------- prediction
+
+    def _draws(self):
+        """(weights (S, K), means (S, K, D), variances (S, K, D)): the draws, or the point as one draw."""
+        if hasattr(self, "posterior_draws_"):
+            d = self.posterior_draws_
+            return d["weights"], d["means"], d["covariances"]
+        return self.weights_[None], self.means_[None], self.covariances_[None]
+
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+
+    def predict_proba(self, X):
+        """Responsibilities p(component k | x) for each row of ``X``: (n_samples, K); at the
+        MAP, or averaged over the posterior draws."""
+        X = self._check_X(X)
+        weights, means, variances = self._draws()
+        out = np.zeros((X.shape[0], weights.shape[1]))
+        for rows, _, log_joint in _log_joint_chunks(X, weights, means, variances):
+            top = log_joint.max(axis=2, keepdims=True)
+            e = np.exp(log_joint - top)
+            out[rows] += (e / e.sum(axis=2, keepdims=True)).sum(axis=0)
+        return out / weights.shape[0]
+
+    def predict(self, X):
+        """The most probable component of each row of ``X`` (the argmax of ``predict_proba``)."""
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """``fit(X, sample_weight=sample_weight).predict(X)``."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def score_samples(self, X):
+        """Log density of each row of ``X``: (n_samples,); the plug-in density at the MAP, or
+        the posterior predictive density (log-mean-exp over the draws)."""
+        X = self._check_X(X)
+        weights = self._draws()[0]
+        s = weights.shape[0]
+        best = np.full(X.shape[0], -np.inf)
+        total = np.zeros(X.shape[0])  # sum over the draws of exp(log density - best)
+        for rows, _, log_joint in _log_joint_chunks(X, *self._draws()):
+            density = _logsumexp(log_joint, axis=2)  # (s, m): log p(x | draw)
+            top = np.maximum(best[rows], density.max(axis=0))
+            total[rows] = total[rows] * np.exp(best[rows] - top) + np.exp(density - top).sum(axis=0)
+            best[rows] = top
+        return best + np.log(total) - math.log(s)
+
+    def score(self, X, y=None):
+        """The mean log density of the rows of ``X`` (the mean of ``score_samples``)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1):
+        """``(X, y)``: ``n_samples`` points and their components, from the fitted mixture (MAP)
+        or from the posterior predictive (a draw of the posterior per point), grouped by
+        component as scikit-learn's mixtures return them."""
+        check_is_fitted(self)
+        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(f"n_samples must be an integer >= 1; got {n_samples!r}")
+        rng = check_random_state(self.random_state)
+        weights, means, variances = self._draws()
+        draw = rng.randint(weights.shape[0], size=n_samples)
+        p = weights[draw] / weights[draw].sum(axis=1, keepdims=True)
+        y = (rng.uniform(size=(n_samples, 1)) > np.cumsum(p, axis=1)).sum(axis=1)
+        y = np.minimum(y, weights.shape[1] - 1)
+        X = means[draw, y] + np.sqrt(variances[draw, y]) * rng.standard_normal((n_samples, means.shape[2]))
+        order = np.argsort(y, kind="stable")
+        return X[order], y[order]
+
+    # --------------------------------------------------------- model choice
+
+    def _n_parameters(self) -> int:
+        """Free parameters of a diagonal mixture, as scikit-learn counts them: K - 1 weights, K x D
+        means and K x D variances."""
+        k, d = self.means_.shape
+        return (k - 1) + 2 * k * d
+
+    def _require_map(self, what: str) -> None:
+        check_is_fitted(self)
+        if self.inference != "map":
+            raise ValueError(
+                f"{what} needs inference='map' (a point estimate); this fit has inference={self.inference!r}: compare "
+                "posterior fits by their held-out score, or by LOO (to_arviz() and mixzoo.diagnostics.compare)"
+            )
+
+    def bic(self, X):
+        """Bayesian information criterion of the MAP fit on ``X``: -2 log L + p log n (lower is
+        better; scikit-learn's convention, with its parameter count for diagonal covariances)."""
+        self._require_map("bic")
+        n = self._check_X(X).shape[0]
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion of the MAP fit on ``X``: -2 log L + 2 p (lower is better)."""
+        self._require_map("aic")
+        n = self._check_X(X).shape[0]
+        return -2 * self.score(X) * n + 2 * self._n_parameters()
+
+    def to_arviz(self):
+        """The posterior as an ``arviz.InferenceData`` (inference ``"svi"`` or ``"nuts"``): for
+        NUTS, :func:`mixzoo.diagnostics.to_arviz` of ``result_`` (raw draws: relabel them with
+        :func:`mixzoo.diagnostics.relabel` before reading components); for SVI, the variational
+        draws as one chain with the pointwise log-likelihood. Both on the fitted rows (repeats
+        merged, see the class docstring)."""
+        check_is_fitted(self)
+        if self.inference == "map":
+            raise ValueError("to_arviz needs posterior draws (inference='svi' or 'nuts'); this fit has inference='map'")
+        from .diagnostics import to_arviz
+
+        if self.inference == "nuts":
+            return to_arviz(self.result_)
+        return _svi_inference_data(self.result_)
+
+
+def merge_rows(X: np.ndarray, sample_weight=None) -> tuple:
+    """``(rows, weights)``: the distinct rows of ``X`` with a positive weight, in sorted order,
+    each with the sum of its weights (its count when ``sample_weight`` is ``None``)."""
+    if sample_weight is not None:
+        keep = sample_weight > 0
+        X, sample_weight = X[keep], sample_weight[keep]
+    rows, inverse = np.unique(X, axis=0, return_inverse=True)
+    weights = np.bincount(np.reshape(inverse, -1), weights=sample_weight, minlength=rows.shape[0])
+    return rows, weights.astype(np.float64)
+
+
+def _seed(random_state) -> int:
+    """The fit's seed: an integer ``random_state`` itself, else a draw from the RandomState
+    (``None``: NumPy's global one)."""
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(MAX_SEED, dtype=np.int64))
+
+
+def _components(sites: dict, n_features: int, batched: bool = False) -> tuple:
+    """(weights, means, variances) in float64 from a fit's site values, shapes (K,), (K, D), (K, D)
+    (with a leading (S,) axis when ``batched``)."""
+    lead = 1 if batched else 0
+    weights = np.asarray(sites["weights"], dtype=np.float64)
+    means = np.asarray(sites["locs"], dtype=np.float64)
+    scales = np.asarray(sites["scales"] if "scales" in sites else sites["scale"], dtype=np.float64)
+    k = weights.shape[-1]
+    shape = weights.shape[:lead] + (k, n_features)
+    variances = np.broadcast_to(scales.reshape(shape[:-1] + (-1,)), shape) ** 2
+    # C-contiguous copies (relabelled draws are permuted views): the same arrays after pickling
+    return tuple(np.ascontiguousarray(v) for v in (weights, means.reshape(shape), variances))
+
+
+def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    top = np.max(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
+
+
+def _log_joint_chunks(X, weights, means, variances):
+    """Yield ``(rows, draws, log_joint)``: log w_k + log N(x | mean_k, diag(var_k)) of the rows
+    ``rows`` (a slice of X) at the draws ``draws`` (a slice), shape (s, m, K), in chunks of at
+    most ``CHUNK_ELEMENTS`` numbers; every row's values are computed the same way whatever
+    the chunk."""
+    s, k = weights.shape
+    n, d = X.shape
+    with np.errstate(divide="ignore"):
+        log_w = np.log(weights)
+    norm = log_w - 0.5 * (d * math.log(2 * math.pi) + np.log(variances).sum(axis=2))  # (S, K)
+    inv = 1.0 / variances
+    per_row = k * d
+    m = max(1, min(n, CHUNK_ELEMENTS // per_row))
+    step = max(1, min(s, CHUNK_ELEMENTS // (per_row * m)))
+    for start in range(0, n, m):
+        rows = slice(start, start + m)
+        x = X[rows].astype(np.float64)
+        for first in range(0, s, step):
+            draws = slice(first, first + step)
+            dev = x[None, :, None, :] - means[draws][:, None]  # (s, m, K, D)
+            squares = np.sum(dev**2 * inv[draws][:, None], axis=3)  # fresh arrays: the same sums whatever the inputs' layout
+            yield rows, draws, norm[draws][:, None, :] - 0.5 * squares
+
+
+def _max_rhat(draws: dict, chains: int) -> float:
+    """The largest split R-hat (Gelman et al., BDA3 11.4: each chain cut in two halves) over the
+    relabelled component parameters; ``draws``: name -> (C*S, ...). A parameter that is
+    constant over all draws counts as 1; fewer than 2 draws per half as infinite."""
+    worst = 1.0
+    for values in draws.values():
+        v = np.asarray(values, dtype=np.float64).reshape((chains, -1, int(np.prod(values.shape[1:], dtype=int))))
+        half = v.shape[1] // 2
+        if half < 2:
+            return float("inf")
+        split = np.concatenate([v[:, :half], v[:, half : 2 * half]])  # (2C, half, P)
+        within = split.var(axis=1, ddof=1).mean(axis=0)
+        between = half * split.mean(axis=1).var(axis=0, ddof=1)
+        pooled = (half - 1) / half * within + between / half
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rhat = np.where(pooled > 0, np.sqrt(pooled / within), 1.0)
+        worst = max(worst, float(np.max(np.nan_to_num(rhat, nan=np.inf))))
+    return worst
+
+
+def _svi_inference_data(result):
+    """An SVI fit's variational draws as an ``InferenceData`` of one chain: posterior (every
+    global and deterministic site), log_likelihood (the pointwise marginal log-likelihood of the
+    fitted rows) and observed_data."""
+    from .diagnostics._arviz import COMPONENT_DIM, DATA_DIM, OBS_DIM, import_arviz, pointwise_log_likelihood
+
+    problem = result.problem
+    samples = {name: np.asarray(v)[None] for name, v in result.info.samples.items()}
+    latent = {s: np.asarray(result.info.samples[s]) for s in problem.structure.global_sites}
+    loglik = pointwise_log_likelihood(problem, latent)[None]
+    k, event = problem.structure.n_components, tuple(problem.data.shape[1:])
+    dims = {}
+    for name, v in samples.items():
+        shape = v.shape[2:]
+        dims[name] = [
+            COMPONENT_DIM if (axis == 0 and size == k) else DATA_DIM if (event and axis == 1) else f"{name}_dim_{axis}"
+            for axis, size in enumerate(shape)
+        ]
+    obs = problem.spec.observed
+    dims[obs] = [OBS_DIM] + ([DATA_DIM] if event else [])
+    coords = {COMPONENT_DIM: np.arange(k), OBS_DIM: np.arange(problem.n)}
+    if event:
+        coords[DATA_DIM] = np.arange(event[0])
+    return import_arviz().from_dict(
+        posterior=samples,
+        log_likelihood={obs: loglik},
+        observed_data={obs: problem.data},
+        coords=coords,
+        dims=dims,
+        attrs={"inference_library": "numpyro", "mixzoo_model": getattr(result.model, "__name__", str(result.model))},
+    )
+
+
+__all__ = ["MixzooGaussianMixture", "merge_rows"]
