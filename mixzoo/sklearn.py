@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
     raise ImportError("mixzoo.sklearn needs scikit-learn: pip install 'mixzoo[sklearn]'") from exc
 
 from ._constraints import ESTIMATOR_PARAMETERS, MAX_SEED, check_arguments
+from .infer.problem import BUCKET_BITS
 
 #: The model hyperparameters each weight prior takes (the others belong to the other prior).
 PRIOR_HYPERPARAMETERS = {
@@ -38,10 +39,15 @@ LOC_SCALE_HYPERPARAMETERS = ("loc_mean", "loc_sd", "scale_median", "scale_log_sd
 #: The driver options each inference uses (given as ``None``, the driver's default applies;
 #: the options of the other drivers are not used).
 DRIVER_OPTIONS = {
-    "map": ("n_restarts", "max_iter", "tol", "num_steps"),
-    "svi": ("n_restarts", "num_steps", "num_samples"),
-    "nuts": ("num_warmup", "num_samples", "num_chains"),
+    "map": ("n_restarts", "n_best", "n_screen", "init", "method", "max_iter", "tol", "num_steps", "learning_rate"),
+    "svi": ("n_restarts", "num_steps", "learning_rate", "batch_size", "init_scale", "num_samples"),
+    "nuts": ("num_warmup", "num_samples", "num_chains", "target_accept_prob", "max_tree_depth", "chain_method"),
 }
+#: Up to this many distinct rows the data are padded to a power of two (``mixzoo.bind``'s
+#: ``bucket_bits=1``): small data sets of nearby sizes (cross-validation folds, a grid search)
+#: then share their compiled programs, which cost far more than the padded passes; larger data
+#: are padded by at most 12.5%. The padding is masked out: the fit does not depend on it.
+POWER_OF_TWO_ROWS = 2**12
 #: Numbers (draws x points x components x features) held at once by the posterior averages.
 CHUNK_ELEMENTS = 2**22
 #: ``converged_`` of an SVI fit: the mean loss of the last tenth of the steps is within this
@@ -88,9 +94,16 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         number or one per feature (model defaults: derived from the data's weighted mean and
         spread).
     :param n_restarts: initialisations (``"map"``, ``"svi"``).
+    :param n_best, n_screen, init, method: :func:`mixzoo.fit_map`'s candidates optimised to the
+        end, starts screened, start rule (``"data"`` or ``"kmeans++"``) and optimiser (``"em"``
+        or ``"adam"``) (``"map"``).
     :param max_iter, tol: EM's iteration limit and relative tolerance (``"map"``).
-    :param num_steps: SVI steps (``"svi"``; ``"map"`` passes it to Adam, which EM does not use).
-    :param num_warmup, num_chains: NUTS's warm-up transitions and chains (``"nuts"``).
+    :param num_steps, learning_rate: SVI's (``"svi"``) or Adam's (``"map"`` with
+        ``method="adam"``) steps and learning rate.
+    :param batch_size, init_scale: SVI's minibatch size (over the distinct rows) and initial
+        posterior spread (``"svi"``).
+    :param num_warmup, num_chains, target_accept_prob, max_tree_depth, chain_method: NUTS's
+        warm-up transitions, chains and sampler options (``"nuts"``).
     :param num_samples: posterior draws (``"svi"``: in all; ``"nuts"``: per chain).
     :param random_state: ``None``, an integer seed or a ``numpy.random.RandomState``: the seed of
         the fit is drawn from it (an integer is the seed itself), and ``sample`` draws from it
@@ -136,12 +149,22 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         scale_median=None,
         scale_log_sd=None,
         n_restarts=None,
+        n_best=None,
+        n_screen=None,
+        init=None,
+        method=None,
         max_iter=None,
         tol=None,
         num_steps=None,
+        learning_rate=None,
+        batch_size=None,
+        init_scale=None,
         num_warmup=None,
         num_samples=None,
         num_chains=None,
+        target_accept_prob=None,
+        max_tree_depth=None,
+        chain_method=None,
         random_state=None,
     ):
         self.n_components = n_components
@@ -156,12 +179,22 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         self.scale_median = scale_median
         self.scale_log_sd = scale_log_sd
         self.n_restarts = n_restarts
+        self.n_best = n_best
+        self.n_screen = n_screen
+        self.init = init
+        self.method = method
         self.max_iter = max_iter
         self.tol = tol
         self.num_steps = num_steps
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.init_scale = init_scale
         self.num_warmup = num_warmup
         self.num_samples = num_samples
         self.num_chains = num_chains
+        self.target_accept_prob = target_accept_prob
+        self.max_tree_depth = max_tree_depth
+        self.chain_method = chain_method
         self.random_state = random_state
 
     # ---------------------------------------------------------------- fitting
@@ -188,7 +221,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         params = self._checked_params()
         for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
             delattr(self, name)  # a refit (e.g. with another inference) keeps nothing of the last fit
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = _validated(self, X, ensure_min_samples=2)
         k = params["n_components"]
         if X.shape[0] < k:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {X.shape[0]}")
@@ -205,8 +238,9 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         problem = mixzoo.bind(
             model,
             data,
-            sample_weight=None if np.all(weights == 1) else weights,
+            sample_weight=weights,  # always weighted (the rows' counts): one set of programs
             shard_data=False if inference == "nuts" else None,
+            bucket_bits=1 if rows.shape[0] <= POWER_OF_TWO_ROWS else BUCKET_BITS,
             **model_kwargs,
         )
         seed = _seed(params["random_state"])
@@ -284,7 +318,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return _validated(self, X, reset=False)
 
     def predict_proba(self, X):
         """Responsibilities p(component k | x) for each row of ``X``: (n_samples, K); at the
@@ -372,19 +406,33 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         return -2 * self.score(X) * n + 2 * self._n_parameters()
 
     def to_arviz(self):
-        """The posterior as an ``arviz.InferenceData`` (inference ``"svi"`` or ``"nuts"``): for
-        NUTS, :func:`mixzoo.diagnostics.to_arviz` of ``result_`` (raw draws: relabel them with
-        :func:`mixzoo.diagnostics.relabel` before reading components); for SVI, the variational
-        draws as one chain with the pointwise log-likelihood. Both on the fitted rows (repeats
-        merged, see the class docstring)."""
+        """The posterior as an ``arviz.InferenceData`` (inference ``"svi"`` or ``"nuts"``):
+        :func:`mixzoo.diagnostics.to_arviz` of ``result_`` (NUTS: C chains of raw draws, relabel
+        them with :func:`mixzoo.diagnostics.relabel` before reading components; SVI: the
+        variational draws as one chain), with the pointwise log-likelihood (chain, draw, obs_id)
+        of the fitted rows (repeats merged, see the class docstring)."""
         check_is_fitted(self)
         if self.inference == "map":
             raise ValueError("to_arviz needs posterior draws (inference='svi' or 'nuts'); this fit has inference='map'")
         from .diagnostics import to_arviz
 
-        if self.inference == "nuts":
-            return to_arviz(self.result_)
-        return _svi_inference_data(self.result_)
+        return to_arviz(self.result_)
+
+
+#: The rule for ``X`` that prefixes scikit-learn's own messages (which its estimator checks match).
+X_RULE = "X must be an array of finite real numbers, shape (n_samples, n_features)"
+
+
+def _validated(estimator, X, **options) -> np.ndarray:
+    """``X`` checked by scikit-learn's ``validate_data`` (float64 or float32); its errors keep
+    their type and message (scikit-learn's checks match them), prefixed by :data:`X_RULE`, so
+    that each names the argument, the rule and the value."""
+    try:
+        return validate_data(estimator, X, dtype=[np.float64, np.float32], **options)
+    except (TypeError, ValueError) as exc:
+        if type(exc) not in (TypeError, ValueError):
+            raise
+        raise type(exc)(f"{X_RULE}: {exc}") from exc
 
 
 def merge_rows(X: np.ndarray, sample_weight=None) -> tuple:
@@ -452,56 +500,20 @@ def _log_joint_chunks(X, weights, means, variances):
 
 
 def _max_rhat(draws: dict, chains: int) -> float:
-    """The largest split R-hat (Gelman et al., BDA3 11.4: each chain cut in two halves) over the
-    relabelled component parameters; ``draws``: name -> (C*S, ...). A parameter that is
-    constant over all draws counts as 1; fewer than 2 draws per half as infinite."""
+    """The largest R-hat (``arviz.rhat``: rank-normalised split R-hat) over the relabelled
+    component parameters; ``draws``: name -> (C*S, ...). A parameter constant over all draws
+    (the weight of a single component) counts as 1; one ArviZ cannot compute (too few draws) as
+    infinite."""
+    from .diagnostics._arviz import import_arviz
+
+    grouped = {name: np.reshape(v, (chains, -1) + np.shape(v)[1:]) for name, v in draws.items()}
+    rhat = import_arviz().rhat(grouped)
     worst = 1.0
-    for values in draws.values():
-        v = np.asarray(values, dtype=np.float64).reshape((chains, -1, int(np.prod(values.shape[1:], dtype=int))))
-        half = v.shape[1] // 2
-        if half < 2:
-            return float("inf")
-        split = np.concatenate([v[:, :half], v[:, half : 2 * half]])  # (2C, half, P)
-        within = split.var(axis=1, ddof=1).mean(axis=0)
-        between = half * split.mean(axis=1).var(axis=0, ddof=1)
-        pooled = (half - 1) / half * within + between / half
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rhat = np.where(pooled > 0, np.sqrt(pooled / within), 1.0)
-        worst = max(worst, float(np.max(np.nan_to_num(rhat, nan=np.inf))))
+    for name, values in grouped.items():
+        r = np.asarray(rhat[name])
+        constant = np.ptp(values.reshape((-1,) + r.shape), axis=0) == 0
+        worst = max(worst, float(np.max(np.where(constant, 1.0, np.nan_to_num(r, nan=np.inf)))))
     return worst
-
-
-def _svi_inference_data(result):
-    """An SVI fit's variational draws as an ``InferenceData`` of one chain: posterior (every
-    global and deterministic site), log_likelihood (the pointwise marginal log-likelihood of the
-    fitted rows) and observed_data."""
-    from .diagnostics._arviz import COMPONENT_DIM, DATA_DIM, OBS_DIM, import_arviz, pointwise_log_likelihood
-
-    problem = result.problem
-    samples = {name: np.asarray(v)[None] for name, v in result.info.samples.items()}
-    latent = {s: np.asarray(result.info.samples[s]) for s in problem.structure.global_sites}
-    loglik = pointwise_log_likelihood(problem, latent)[None]
-    k, event = problem.structure.n_components, tuple(problem.data.shape[1:])
-    dims = {}
-    for name, v in samples.items():
-        shape = v.shape[2:]
-        dims[name] = [
-            COMPONENT_DIM if (axis == 0 and size == k) else DATA_DIM if (event and axis == 1) else f"{name}_dim_{axis}"
-            for axis, size in enumerate(shape)
-        ]
-    obs = problem.spec.observed
-    dims[obs] = [OBS_DIM] + ([DATA_DIM] if event else [])
-    coords = {COMPONENT_DIM: np.arange(k), OBS_DIM: np.arange(problem.n)}
-    if event:
-        coords[DATA_DIM] = np.arange(event[0])
-    return import_arviz().from_dict(
-        posterior=samples,
-        log_likelihood={obs: loglik},
-        observed_data={obs: problem.data},
-        coords=coords,
-        dims=dims,
-        attrs={"inference_library": "numpyro", "mixzoo_model": getattr(result.model, "__name__", str(result.model))},
-    )
 
 
 __all__ = ["MixzooGaussianMixture", "merge_rows"]

@@ -32,6 +32,9 @@ def test_bucket_ladder():
     assert len(set(sizes[(n > 1024) & (n <= 2048)])) == 8
     assert bucket_size(82) == 88 and bucket_size(80) == 80 and bucket_size(86) == 88
     assert bucket_size(82, 4) == 88 and bucket_size(81, 5) % 5 == 0
+    # bits=1: powers of two (what the scikit-learn estimator uses on small data)
+    assert [bucket_size(n, bits=1) for n in (1, 16, 17, 33, 82, 129)] == [16, 16, 32, 64, 128, 256]
+    assert bucket_size(82, 3, bits=1) == 129
 
 
 @pytest.mark.parametrize(

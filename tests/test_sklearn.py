@@ -2,13 +2,11 @@
 iris workflow (pipeline, grid search over K scored by held-out log-likelihood, clone, pickle),
 sample weights down to the drivers, the parameter table, and the posterior fits (SVI, NUTS).
 
-Compilation bounds this module's time: every new (model, K, n_features, padded n_samples,
-weighted) fits with programs of its own, so the tests reuse a few shapes. scikit-learn's checks
-run on the MAP estimators of both weight priors; ``MIXZOO_SKLEARN_POSTERIOR_CHECKS=1`` adds the
-SVI and NUTS estimators of both priors (tiny settings): 192 more checks, all passing when written,
-17 minutes on 2 busy cores, too long for every run."""
+Compilation bounds this module's time: every new (model, K, n_features, padded n_samples) fits
+with programs of its own. scikit-learn's checks run on six estimators (both weight priors, each
+inference, tiny settings); the estimator binds every fit weighted (the rows' counts) and pads
+small data to powers of two, so the checks' data sets share a few programs per estimator."""
 
-import os
 import pickle
 import re
 import subprocess
@@ -30,27 +28,18 @@ from mixzoo._constraints import ESTIMATOR_PARAMETERS
 from mixzoo.diagnostics import responsibilities
 from mixzoo.diagnostics._arviz import pointwise_log_likelihood
 from mixzoo.infer._objective import negative_log_joint
-from mixzoo.sklearn import MixzooGaussianMixture, merge_rows
+from mixzoo.sklearn import X_RULE, MixzooGaussianMixture, merge_rows
 
 PRIORS = ("dirichlet", "dirichlet_process")
 
-#: Tiny settings for the checks: few restarts, steps and draws (the checks fit small data sets,
-#: many times).
-TINY_MAP = dict(n_restarts=4)
-TINY_POSTERIOR = {
-    "svi": dict(inference="svi", num_steps=50, num_samples=20, n_restarts=2),
-    "nuts": dict(inference="nuts", num_warmup=20, num_samples=20, num_chains=1),
+#: Tiny settings for the checks (they fit small data sets many times): one start, few steps
+#: and draws, one chain.
+TINY = {
+    "map": dict(n_restarts=1),
+    "svi": dict(inference="svi", num_steps=50, num_samples=20, n_restarts=1),
+    "nuts": dict(inference="nuts", num_warmup=10, num_samples=10, num_chains=1),
 }
-#: The checks of the SVI and NUTS estimators compile a sampler or an SVI program for each of the
-#: checks' data shapes (about 15 per weight prior): minutes on 2 cores, so they run when this
-#: environment variable is 1 (see the module docstring).
-POSTERIOR_CHECKS = os.environ.get("MIXZOO_SKLEARN_POSTERIOR_CHECKS") == "1"
-CHECKED = [
-    MixzooGaussianMixture(weight_prior="dirichlet", **TINY_MAP),
-    MixzooGaussianMixture(weight_prior="dirichlet_process", **TINY_MAP),
-]
-if POSTERIOR_CHECKS:
-    CHECKED += [MixzooGaussianMixture(weight_prior=p, **TINY_POSTERIOR[i]) for i in ("svi", "nuts") for p in PRIORS]
+CHECKED = [MixzooGaussianMixture(weight_prior=p, **TINY[i]) for i in ("map", "svi", "nuts") for p in PRIORS]
 
 #: scikit-learn's checks our estimator is excused from: only those scikit-learn excuses its own
 #: GaussianMixture / BayesianGaussianMixture from (sklearn/utils/_test_common/instance_generator.py,
@@ -169,6 +158,57 @@ def test_fit_refuses_every_bad_parameter(name, i):
         estimator.fit(np.arange(12.0).reshape(6, 2))
 
 
+BAD_X = {
+    "NaN": (np.array([[1.0, np.nan], [2.0, 3.0], [4.0, 5.0]]), ValueError, r"Input X contains NaN"),
+    "inf": (np.array([[1.0, np.inf], [2.0, 3.0], [4.0, 5.0]]), ValueError, r"Input X contains infinity"),
+    "1-D": (np.arange(5.0), ValueError, r"Expected 2D array, got 1D array instead:\narray=\[0\. 1\. 2\. 3\. 4\.\]"),
+    "empty": (np.zeros((0, 2)), ValueError, r"Found array with 0 sample\(s\) \(shape=\(0, 2\)\) while a minimum of 2"),
+    "no feature": (np.zeros((4, 0)), ValueError, r"Found array with 0 feature\(s\) \(shape=\(4, 0\)\)"),
+    "strings": (np.array([["a", "b"], ["c", "d"]]), ValueError, r"could not convert string to float: np.str_\('a'\)"),
+    "complex": (np.array([[1 + 1j, 2.0], [3.0, 4.0]]), ValueError, r"Complex data not supported\n\[\[1\.\+1\.j"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_X)
+def test_fit_refuses_bad_X(case):
+    """scikit-learn's messages (its checks match them), behind the rule: argument, rule, value."""
+    X, exc, value = BAD_X[case]
+    with pytest.raises(exc, match=re.escape(X_RULE) + ": " + value):
+        MixzooGaussianMixture().fit(X)
+
+
+def test_every_parameter_is_in_the_table():
+    assert set(MixzooGaussianMixture().get_params()) == set(ESTIMATOR_PARAMETERS)
+
+
+class _Called(Exception):
+    pass
+
+
+@pytest.mark.parametrize("inference", ["map", "svi", "nuts"])
+def test_driver_options_reach_the_driver(inference, monkeypatch):
+    """Each inference passes its driver options, those given (None: the driver's default), and
+    the seed; the other drivers' options are not passed."""
+    driver = {"map": "fit_map", "svi": "fit_svi", "nuts": "fit_nuts"}[inference]
+
+    def stub(problem, **options):
+        raise _Called(problem, options)
+
+    monkeypatch.setattr(mixzoo, driver, stub)
+    given = {
+        "map": dict(n_best=2, init="kmeans++", method="adam", learning_rate=0.2, num_steps=30),
+        "svi": dict(batch_size=5, init_scale=0.1, learning_rate=0.2),
+        "nuts": dict(target_accept_prob=0.9, max_tree_depth=6, chain_method="sequential"),
+    }[inference]
+    other = {"map": "num_warmup", "svi": "max_iter", "nuts": "n_restarts"}[inference]
+    est = MixzooGaussianMixture(n_components=2, inference=inference, random_state=7, **given, **{other: 5})
+    with pytest.raises(_Called) as called:
+        est.fit(np.arange(16.0).reshape(8, 2))
+    problem, options = called.value.args
+    assert options == dict(given, seed=7)
+    assert problem.spec.weighted and problem.spec.data_shape == (16, 2)
+
+
 def test_hyperparameters_of_the_other_prior_are_refused():
     x = np.arange(12.0).reshape(6, 2)
     with pytest.raises(ValueError, match=r"weight_concentration belongs to the other weight prior: .*got weight_concentration=2"):
@@ -220,6 +260,10 @@ def test_sample_weight_is_a_repeated_point_in_the_objective(model, kwargs):
         return np.asarray(jax.jit(jax.vmap(one))(starts))
 
     np.testing.assert_allclose(loss(weighted), loss(repeated), rtol=2e-5)
+    # padded to a power of two (the estimator's layout for small data): the padding is masked out
+    padded = mixzoo.bind(model, x, sample_weight=w, bucket_bits=1, **kwargs)
+    assert weighted.spec.data_shape[0] == 24 and padded.spec.data_shape[0] == 32
+    np.testing.assert_allclose(loss(padded), loss(weighted), rtol=2e-5)
 
 
 def test_em_honours_sample_weight():

@@ -48,15 +48,16 @@ BUCKET_BITS = 4
 SHARD_MIN_POINTS = 2**14
 
 
-def bucket_size(n: int, multiple: int = 1) -> int:
+def bucket_size(n: int, multiple: int = 1, bits: int = BUCKET_BITS) -> int:
     """The padded size of ``n`` data points: the smallest number >= max(n, ``MIN_BUCKET``)
-    whose binary form has at most ``BUCKET_BITS`` significant digits (8 sizes per doubling:
-    16, 18, 20, ..., 30, 32, 36, ..., 60, 64, 72, ...), rounded up to a multiple of ``multiple``
-    (the device count). Powers of two would waste up to half of every pass over the data (at
-    N = 1e7, 67%); this ladder wastes at most 12.5% and still bounds the number of distinct
-    programs a sweep over data sizes compiles to 8 per doubling of N."""
+    whose binary form has at most ``bits`` significant digits (``BUCKET_BITS`` = 4: 8 sizes per
+    doubling: 16, 18, 20, ..., 30, 32, 36, ..., 60, 64, 72, ...), rounded up to a multiple of
+    ``multiple`` (the device count). Powers of two (``bits=1``) would waste up to half of every
+    pass over the data (at N = 1e7, 67%); the default ladder wastes at most 12.5% and still
+    bounds the number of distinct programs a sweep over data sizes compiles to 8 per doubling
+    of N."""
     n = max(int(n), MIN_BUCKET)
-    step = 1 << max(0, n.bit_length() - BUCKET_BITS)
+    step = 1 << max(0, n.bit_length() - bits)
     size = -(-n // step) * step
     return -(-size // multiple) * multiple
 
@@ -175,9 +176,19 @@ class Problem:
     """
 
     def __init__(
-        self, spec: Spec, model_kwargs: dict, fit_kwargs: dict, hyper: dict, data: np.ndarray, placed, mask, weights=None
+        self,
+        spec: Spec,
+        model_kwargs: dict,
+        fit_kwargs: dict,
+        hyper: dict,
+        data: np.ndarray,
+        placed,
+        mask,
+        weights=None,
+        bucket_bits: int = BUCKET_BITS,
     ):
         self.spec = spec
+        self.bucket_bits = bucket_bits
         self.model_kwargs = dict(model_kwargs)
         self.fit_kwargs = dict(fit_kwargs)
         self.hyper = hyper
@@ -197,9 +208,9 @@ class Problem:
     def place(self, data) -> tuple:
         """Other data (new points, a grid) for this problem's programs: ``(host, placed, mask)``
         with ``host`` (M, ...) checked as new data (see :func:`check_new_data`), ``placed``
-        padded to ``bucket_size(M)``, unsharded."""
+        padded to ``bucket_size(M)`` (with this problem's ``bucket_bits``), unsharded."""
         host = check_new_data(self, data)
-        placed, mask = pad(host, bucket_size(host.shape[0]))
+        placed, mask = pad(host, bucket_size(host.shape[0], bits=self.bucket_bits))
         return host, jnp.asarray(placed), jnp.asarray(mask)
 
     def with_data(self, data: np.ndarray, *, shard: bool | None = None, weights=None) -> "Problem":
@@ -211,9 +222,9 @@ class Problem:
         if weights is not None:
             weights = np.asarray(weights, dtype=host.dtype)
         sharded = self.spec.sharded if shard is None else bool(shard) and jax.device_count() > 1
-        placed, mask = _place(host, sharded, weights)
+        placed, mask = _place(host, sharded, weights, self.bucket_bits)
         spec = _respec(self.spec, placed.shape, sharded, weights is not None)
-        return Problem(spec, self.model_kwargs, self.fit_kwargs, self.hyper, host, placed, mask, weights)
+        return Problem(spec, self.model_kwargs, self.fit_kwargs, self.hyper, host, placed, mask, weights, self.bucket_bits)
 
     def subset(self, index, *, shard: bool | None = None) -> "Problem":
         """:meth:`with_data` on ``data[index]``, with ``weights[index]`` when weighted."""
@@ -221,17 +232,15 @@ class Problem:
         return self.with_data(self.data[index], shard=shard, weights=weights)
 
     def __reduce__(self):
-        marginalise = self.spec.marginalise
-        return (
-            _rebind,
-            (self.model, self.data, self.weights, self.model_kwargs, self.fit_kwargs, marginalise, self.spec.sharded),
-        )
+        spec = self.spec
+        options = dict(marginalise=spec.marginalise, shard_data=spec.sharded, bucket_bits=self.bucket_bits)
+        return (_rebind, (self.model, self.data, self.weights, self.model_kwargs, self.fit_kwargs, options))
 
 
-def _rebind(model, data, weights, model_kwargs, fit_kwargs, marginalise, sharded) -> "Problem":
+def _rebind(model, data, weights, model_kwargs, fit_kwargs, options) -> "Problem":
     """An unpickled :class:`Problem`: bound again with the data-derived hyperparameters it had
     (those of its full data, which a subsample's problem does not hold)."""
-    problem = bind(model, data, sample_weight=weights, marginalise=marginalise, shard_data=sharded, **fit_kwargs)
+    problem = bind(model, data, sample_weight=weights, **options, **fit_kwargs)
     problem.model_kwargs = dict(model_kwargs)
     return problem
 
@@ -262,13 +271,13 @@ def pad(host: np.ndarray, size: int) -> tuple:
     return padded, np.arange(size) < n
 
 
-def _place(host: np.ndarray, sharded: bool, weights=None) -> tuple:
+def _place(host: np.ndarray, sharded: bool, weights=None, bits: int = BUCKET_BITS) -> tuple:
     """Pad ``host`` to its bucket and put it on the devices (split along N over all devices
     when ``sharded``, with ``make_array_from_callback``: under ``jax.distributed`` each
     process keeps only its own shards). With ``weights`` (N,), the mask is the weights padded
-    with zeros (see :class:`Problem`)."""
+    with zeros (see :class:`Problem`). ``bits``: see :func:`bucket_size`."""
     devices = jax.device_count() if sharded else 1
-    padded, mask = pad(host, bucket_size(host.shape[0], devices))
+    padded, mask = pad(host, bucket_size(host.shape[0], devices, bits))
     if weights is not None:
         mask = np.concatenate([weights, np.zeros(mask.size - weights.size, weights.dtype)])
     if not sharded:
@@ -301,7 +310,14 @@ def _respec(spec: Spec, shape: tuple, sharded: bool, weighted: bool) -> Spec:
 
 @validated("bind")
 def bind(
-    model, data, *, marginalise: str | None = None, shard_data: bool | None = None, sample_weight=None, **model_kwargs
+    model,
+    data,
+    *,
+    marginalise: str | None = None,
+    shard_data: bool | None = None,
+    sample_weight=None,
+    bucket_bits: int = BUCKET_BITS,
+    **model_kwargs,
 ) -> Problem:
     """Bind ``model`` to ``data`` and its keywords: trace it once, resolve the data-derived
     hyperparameters on the full data, validate and place the data.
@@ -320,6 +336,11 @@ def bind(
         repeated point and a weight of 0 a removed one. Needs the analytic form
         (``marginalise="analytic"``, the default of the built-in models). Weighted problems
         compile their own programs.
+    :param bucket_bits: the padded data size keeps this many significant binary digits (see
+        :func:`bucket_size`): the default 4 pads by at most 12.5% (8 sizes per doubling of N);
+        1 pads to powers of two (one size per doubling), up to twice the work per pass but far
+        fewer compiled programs when small data sets of many sizes are fitted (cross-validation
+        folds, a grid search). The padding is masked out: the fit does not depend on it.
     :param model_kwargs: the model's keywords. Ints, bools and strings select the compiled
         programs (``n_components=4`` and ``n_components=5`` compile separately); floats and
         arrays are passed to the programs as arguments (a new ``weight_concentration`` or new
@@ -345,12 +366,12 @@ def bind(
     if len(observed) != 1:
         raise ValueError(f"model must have exactly one observed sample site; got {observed}")
     sharded = jax.device_count() > 1 and (host.shape[0] >= SHARD_MIN_POINTS if shard_data is None else shard_data)
-    placed, mask = _place(host, sharded, weights)
+    placed, mask = _place(host, sharded, weights, bucket_bits)
     hyper_shapes = tuple((k, tuple(v.shape), str(v.dtype)) for k, v in sorted(hyper.items()))
     spec = Spec(
         model, static, marginalise, structure, observed[0], placed.shape, host.dtype, hyper_shapes, sharded, weights is not None
     )
-    return Problem(spec, model_kwargs, fit_kwargs, hyper, host, placed, mask, weights)
+    return Problem(spec, model_kwargs, fit_kwargs, hyper, host, placed, mask, weights, bucket_bits)
 
 
 def _check_sample_weight(sample_weight, data: np.ndarray, marginalise: str):
