@@ -296,6 +296,7 @@ CONSTRAINTS = {
         "marginalise": MARGINALISE,
         "shard_data": SHARD,
         "bucket_bits": Integer(1, 8),
+        "min_bucket": Integer(1),
         "sample_weight": Checked(
             "None or one finite weight >= 0 per data point, not all zero",
             (np.ones(3), r"sample_weight must have shape \(5,\), one weight per data point; got shape \(3,\)"),

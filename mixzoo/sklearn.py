@@ -14,7 +14,6 @@ module or scikit-learn (``mixzoo.sklearn`` loads on first use).
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 
 import numpy as np
@@ -27,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
     raise ImportError("mixzoo.sklearn needs scikit-learn: pip install 'mixzoo[sklearn]'") from exc
 
 from ._constraints import ESTIMATOR_PARAMETERS, MAX_SEED, check_arguments
-from .infer.problem import BUCKET_BITS
+from ._mixture_numpy import components, mean_responsibilities, merge_rows, predictive_log_density, predictive_sample
 
 #: The model hyperparameters each weight prior takes (the others belong to the other prior).
 PRIOR_HYPERPARAMETERS = {
@@ -43,15 +42,15 @@ DRIVER_OPTIONS = {
     "svi": ("n_restarts", "num_steps", "learning_rate", "batch_size", "init_scale", "num_samples"),
     "nuts": ("num_warmup", "num_samples", "num_chains", "target_accept_prob", "max_tree_depth", "chain_method"),
 }
-#: Up to this many distinct rows the data are padded to a power of two (``mixzoo.bind``'s
-#: ``bucket_bits=1``): small data sets of nearby sizes (cross-validation folds, a grid search)
-#: then share their compiled programs, which cost far more than the padded passes; larger data
-#: are padded by at most 12.5%. The padding is masked out: the fit does not depend on it.
+#: Up to this many distinct rows the data are padded to a power of two, at least ``SMALL_ROWS``
+#: (``mixzoo.bind``'s ``bucket_bits=1, min_bucket=SMALL_ROWS``): small data sets of any size
+#: up to ``SMALL_ROWS`` (and nearby larger sizes: cross-validation folds, a grid search) share
+#: their compiled programs, which cost far more than the padded passes; larger data are padded
+#: by at most 12.5%. The padding is masked out: the fit does not depend on it.
 POWER_OF_TWO_ROWS = 2**12
-#: Numbers (draws x points x components x features) held at once by the posterior averages.
-CHUNK_ELEMENTS = 2**22
-#: ``converged_`` of an SVI fit: the mean loss of the last tenth of the steps is within this
-#: fraction of the mean loss of the tenth before.
+SMALL_ROWS = 128
+#: ``converged_`` of an SVI or Adam fit: the mean loss of the last tenth of the steps is within
+#: this fraction of the mean loss of the tenth before.
 SVI_SETTLED = 1e-3
 
 
@@ -120,8 +119,8 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
 
     Fitted attributes: ``weights_`` (K,), ``means_`` (K, n_features), ``covariances_`` (K,
     n_features) (scikit-learn's shapes for ``covariance_type="diag"``); ``n_iter_`` (EM
-    iterations; SVI steps; NUTS transitions per chain), ``converged_`` (EM met ``tol``; SVI's
-    loss settled, see ``SVI_SETTLED``; NUTS: no divergence and every R-hat of the relabelled
+    iterations; SVI steps; NUTS transitions per chain), ``converged_`` (EM met ``tol``; SVI's or
+    Adam's loss settled, see ``SVI_SETTLED``; NUTS: no divergence and every R-hat of the relabelled
     component parameters below 1.01), ``lower_bound_`` (the log posterior at the MAP, up to its
     constant; the ELBO estimate of the last tenth of the SVI steps; NaN for NUTS, a sampler
     has no bound), ``lower_bounds_`` (per iteration or step; MAP and SVI),
@@ -240,7 +239,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
             data,
             sample_weight=weights,  # always weighted (the rows' counts): one set of programs
             shard_data=False if inference == "nuts" else None,
-            bucket_bits=1 if rows.shape[0] <= POWER_OF_TWO_ROWS else BUCKET_BITS,
+            **(dict(bucket_bits=1, min_bucket=SMALL_ROWS) if rows.shape[0] <= POWER_OF_TWO_ROWS else {}),
             **model_kwargs,
         )
         seed = _seed(params["random_state"])
@@ -282,26 +281,24 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         return (dirichlet_gmm if n_features == 1 else diag_gmm), kwargs
 
     def _set_point(self, result) -> None:
-        weights, means, variances = _components(result.params, self.n_features_in_)
+        weights, means, variances = components(result.params, self.n_features_in_)
         self.weights_, self.means_, self.covariances_ = weights, means, variances
         info = result.info
         self.n_iter_ = int(info.n_iter)
-        self.converged_ = bool(info.converged) if info.converged is not None else True
         self.lower_bounds_ = -np.asarray(result.losses, dtype=np.float64)
         self.lower_bound_ = float(self.lower_bounds_[-1])
+        self.converged_ = bool(info.converged) if info.converged is not None else _settled(result.losses)  # EM; Adam
 
     def _set_draws(self, result, draws: dict) -> None:
-        weights, means, variances = _components(draws, self.n_features_in_, batched=True)
+        weights, means, variances = components(draws, self.n_features_in_, batched=True)
         self.posterior_draws_ = {"weights": weights, "means": means, "covariances": variances}
         self.weights_, self.means_, self.covariances_ = weights.mean(0), means.mean(0), variances.mean(0)
         if self.inference == "svi":
             losses = np.asarray(result.losses, dtype=np.float64)
-            tenth = max(1, losses.size // 10)
-            last, before = losses[-tenth:].mean(), losses[-2 * tenth : -tenth].mean() if losses.size >= 2 * tenth else np.nan
             self.n_iter_ = int(losses.size)
-            self.converged_ = bool(abs(last - before) <= SVI_SETTLED * abs(last))
+            self.converged_ = _settled(losses)
             self.lower_bounds_ = -losses
-            self.lower_bound_ = float(-last)
+            self.lower_bound_ = float(-losses[-max(1, losses.size // 10) :].mean())
         else:
             chains = np.shape(result.info.diverging)[0]
             self.converged_ = bool(result.num_divergences == 0 and _max_rhat(self.posterior_draws_, chains) < 1.01)
@@ -323,14 +320,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
     def predict_proba(self, X):
         """Responsibilities p(component k | x) for each row of ``X``: (n_samples, K); at the
         MAP, or averaged over the posterior draws."""
-        X = self._check_X(X)
-        weights, means, variances = self._draws()
-        out = np.zeros((X.shape[0], weights.shape[1]))
-        for rows, _, log_joint in _log_joint_chunks(X, weights, means, variances):
-            top = log_joint.max(axis=2, keepdims=True)
-            e = np.exp(log_joint - top)
-            out[rows] += (e / e.sum(axis=2, keepdims=True)).sum(axis=0)
-        return out / weights.shape[0]
+        return mean_responsibilities(self._check_X(X), *self._draws())
 
     def predict(self, X):
         """The most probable component of each row of ``X`` (the argmax of ``predict_proba``)."""
@@ -343,17 +333,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
     def score_samples(self, X):
         """Log density of each row of ``X``: (n_samples,); the plug-in density at the MAP, or
         the posterior predictive density (log-mean-exp over the draws)."""
-        X = self._check_X(X)
-        weights = self._draws()[0]
-        s = weights.shape[0]
-        best = np.full(X.shape[0], -np.inf)
-        total = np.zeros(X.shape[0])  # sum over the draws of exp(log density - best)
-        for rows, _, log_joint in _log_joint_chunks(X, *self._draws()):
-            density = _logsumexp(log_joint, axis=2)  # (s, m): log p(x | draw)
-            top = np.maximum(best[rows], density.max(axis=0))
-            total[rows] = total[rows] * np.exp(best[rows] - top) + np.exp(density - top).sum(axis=0)
-            best[rows] = top
-        return best + np.log(total) - math.log(s)
+        return predictive_log_density(self._check_X(X), *self._draws())
 
     def score(self, X, y=None):
         """The mean log density of the rows of ``X`` (the mean of ``score_samples``)."""
@@ -366,15 +346,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples must be an integer >= 1; got {n_samples!r}")
-        rng = check_random_state(self.random_state)
-        weights, means, variances = self._draws()
-        draw = rng.randint(weights.shape[0], size=n_samples)
-        p = weights[draw] / weights[draw].sum(axis=1, keepdims=True)
-        y = (rng.uniform(size=(n_samples, 1)) > np.cumsum(p, axis=1)).sum(axis=1)
-        y = np.minimum(y, weights.shape[1] - 1)
-        X = means[draw, y] + np.sqrt(variances[draw, y]) * rng.standard_normal((n_samples, means.shape[2]))
-        order = np.argsort(y, kind="stable")
-        return X[order], y[order]
+        return predictive_sample(check_random_state(self.random_state), n_samples, *self._draws())
 
     # --------------------------------------------------------- model choice
 
@@ -435,17 +407,6 @@ def _validated(estimator, X, **options) -> np.ndarray:
         raise type(exc)(f"{X_RULE}: {exc}") from exc
 
 
-def merge_rows(X: np.ndarray, sample_weight=None) -> tuple:
-    """``(rows, weights)``: the distinct rows of ``X`` with a positive weight, in sorted order,
-    each with the sum of its weights (its count when ``sample_weight`` is ``None``)."""
-    if sample_weight is not None:
-        keep = sample_weight > 0
-        X, sample_weight = X[keep], sample_weight[keep]
-    rows, inverse = np.unique(X, axis=0, return_inverse=True)
-    weights = np.bincount(np.reshape(inverse, -1), weights=sample_weight, minlength=rows.shape[0])
-    return rows, weights.astype(np.float64)
-
-
 def _seed(random_state) -> int:
     """The fit's seed: an integer ``random_state`` itself, else a draw from the RandomState
     (``None``: NumPy's global one)."""
@@ -454,60 +415,33 @@ def _seed(random_state) -> int:
     return int(check_random_state(random_state).randint(MAX_SEED, dtype=np.int64))
 
 
-def _components(sites: dict, n_features: int, batched: bool = False) -> tuple:
-    """(weights, means, variances) in float64 from a fit's site values, shapes (K,), (K, D), (K, D)
-    (with a leading (S,) axis when ``batched``)."""
-    lead = 1 if batched else 0
-    weights = np.asarray(sites["weights"], dtype=np.float64)
-    means = np.asarray(sites["locs"], dtype=np.float64)
-    scales = np.asarray(sites["scales"] if "scales" in sites else sites["scale"], dtype=np.float64)
-    k = weights.shape[-1]
-    shape = weights.shape[:lead] + (k, n_features)
-    variances = np.broadcast_to(scales.reshape(shape[:-1] + (-1,)), shape) ** 2
-    # C-contiguous copies (relabelled draws are permuted views): the same arrays after pickling
-    return tuple(np.ascontiguousarray(v) for v in (weights, means.reshape(shape), variances))
-
-
-def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    top = np.max(a, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
-
-
-def _log_joint_chunks(X, weights, means, variances):
-    """Yield ``(rows, draws, log_joint)``: log w_k + log N(x | mean_k, diag(var_k)) of the rows
-    ``rows`` (a slice of X) at the draws ``draws`` (a slice), shape (s, m, K), in chunks of at
-    most ``CHUNK_ELEMENTS`` numbers; every row's values are computed the same way whatever
-    the chunk."""
-    s, k = weights.shape
-    n, d = X.shape
-    with np.errstate(divide="ignore"):
-        log_w = np.log(weights)
-    norm = log_w - 0.5 * (d * math.log(2 * math.pi) + np.log(variances).sum(axis=2))  # (S, K)
-    inv = 1.0 / variances
-    per_row = k * d
-    m = max(1, min(n, CHUNK_ELEMENTS // per_row))
-    step = max(1, min(s, CHUNK_ELEMENTS // (per_row * m)))
-    for start in range(0, n, m):
-        rows = slice(start, start + m)
-        x = X[rows].astype(np.float64)
-        for first in range(0, s, step):
-            draws = slice(first, first + step)
-            dev = x[None, :, None, :] - means[draws][:, None]  # (s, m, K, D)
-            squares = np.sum(dev**2 * inv[draws][:, None], axis=3)  # fresh arrays: the same sums whatever the inputs' layout
-            yield rows, draws, norm[draws][:, None, :] - 0.5 * squares
+def _settled(losses) -> bool:
+    """An optimiser's run (SVI, Adam) settled: the mean loss of the last tenth of the steps is
+    within ``SVI_SETTLED`` (relative) of the mean of the tenth before (False with fewer than 2
+    steps)."""
+    losses = np.asarray(losses, dtype=np.float64)
+    tenth = max(1, losses.size // 10)
+    if losses.size < 2 * tenth:
+        return False
+    last, before = losses[-tenth:].mean(), losses[-2 * tenth : -tenth].mean()
+    return bool(abs(last - before) <= SVI_SETTLED * abs(last))
 
 
 def _max_rhat(draws: dict, chains: int) -> float:
     """The largest R-hat (``arviz.rhat``: rank-normalised split R-hat) over the relabelled
-    component parameters; ``draws``: name -> (C*S, ...). A parameter constant over all draws
-    (the weight of a single component) counts as 1; one ArviZ cannot compute (too few draws) as
-    infinite."""
+    component parameters; ``draws``: name -> (C*S, ...). ArviZ needs two chains: one chain
+    counts as its two halves. A parameter constant over all draws (the weight of a single
+    component) counts as 1; fewer than 4 draws per chain give infinity (no estimate)."""
     from .diagnostics._arviz import import_arviz
 
-    grouped = {name: np.reshape(v, (chains, -1) + np.shape(v)[1:]) for name, v in draws.items()}
-    rhat = import_arviz().rhat(grouped)
+    size = next(iter(draws.values())).shape[0]
+    if chains == 1:
+        chains, size = 2, size - size % 2
+    if size // chains < 4:
+        return float("inf")
+    grouped = {name: np.reshape(v[:size], (chains, size // chains) + np.shape(v)[1:]) for name, v in draws.items()}
+    with np.errstate(divide="ignore", invalid="ignore"):  # constant parameters: 0 / 0
+        rhat = import_arviz().rhat(grouped)
     worst = 1.0
     for name, values in grouped.items():
         r = np.asarray(rhat[name])

@@ -206,7 +206,7 @@ def test_driver_options_reach_the_driver(inference, monkeypatch):
         est.fit(np.arange(16.0).reshape(8, 2))
     problem, options = called.value.args
     assert options == dict(given, seed=7)
-    assert problem.spec.weighted and problem.spec.data_shape == (16, 2)
+    assert problem.spec.weighted and problem.spec.data_shape == (128, 2)  # small data: 128 rows at least
 
 
 def test_hyperparameters_of_the_other_prior_are_refused():
@@ -261,8 +261,8 @@ def test_sample_weight_is_a_repeated_point_in_the_objective(model, kwargs):
 
     np.testing.assert_allclose(loss(weighted), loss(repeated), rtol=2e-5)
     # padded to a power of two (the estimator's layout for small data): the padding is masked out
-    padded = mixzoo.bind(model, x, sample_weight=w, bucket_bits=1, **kwargs)
-    assert weighted.spec.data_shape[0] == 24 and padded.spec.data_shape[0] == 32
+    padded = mixzoo.bind(model, x, sample_weight=w, bucket_bits=1, min_bucket=128, **kwargs)
+    assert weighted.spec.data_shape[0] == 24 and padded.spec.data_shape[0] == 128
     np.testing.assert_allclose(loss(padded), loss(weighted), rtol=2e-5)
 
 

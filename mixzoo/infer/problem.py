@@ -48,15 +48,15 @@ BUCKET_BITS = 4
 SHARD_MIN_POINTS = 2**14
 
 
-def bucket_size(n: int, multiple: int = 1, bits: int = BUCKET_BITS) -> int:
-    """The padded size of ``n`` data points: the smallest number >= max(n, ``MIN_BUCKET``)
+def bucket_size(n: int, multiple: int = 1, bits: int = BUCKET_BITS, minimum: int = MIN_BUCKET) -> int:
+    """The padded size of ``n`` data points: the smallest number >= max(n, ``minimum``)
     whose binary form has at most ``bits`` significant digits (``BUCKET_BITS`` = 4: 8 sizes per
     doubling: 16, 18, 20, ..., 30, 32, 36, ..., 60, 64, 72, ...), rounded up to a multiple of
     ``multiple`` (the device count). Powers of two (``bits=1``) would waste up to half of every
     pass over the data (at N = 1e7, 67%); the default ladder wastes at most 12.5% and still
     bounds the number of distinct programs a sweep over data sizes compiles to 8 per doubling
     of N."""
-    n = max(int(n), MIN_BUCKET)
+    n = max(int(n), minimum)
     step = 1 << max(0, n.bit_length() - bits)
     size = -(-n // step) * step
     return -(-size // multiple) * multiple
@@ -185,10 +185,10 @@ class Problem:
         placed,
         mask,
         weights=None,
-        bucket_bits: int = BUCKET_BITS,
+        buckets: tuple = (BUCKET_BITS, MIN_BUCKET),
     ):
         self.spec = spec
-        self.bucket_bits = bucket_bits
+        self.buckets = tuple(buckets)
         self.model_kwargs = dict(model_kwargs)
         self.fit_kwargs = dict(fit_kwargs)
         self.hyper = hyper
@@ -208,9 +208,9 @@ class Problem:
     def place(self, data) -> tuple:
         """Other data (new points, a grid) for this problem's programs: ``(host, placed, mask)``
         with ``host`` (M, ...) checked as new data (see :func:`check_new_data`), ``placed``
-        padded to ``bucket_size(M)`` (with this problem's ``bucket_bits``), unsharded."""
+        padded to ``bucket_size(M)`` (with this problem's ``buckets``), unsharded."""
         host = check_new_data(self, data)
-        placed, mask = pad(host, bucket_size(host.shape[0], bits=self.bucket_bits))
+        placed, mask = pad(host, bucket_size(host.shape[0], 1, *self.buckets))
         return host, jnp.asarray(placed), jnp.asarray(mask)
 
     def with_data(self, data: np.ndarray, *, shard: bool | None = None, weights=None) -> "Problem":
@@ -222,9 +222,9 @@ class Problem:
         if weights is not None:
             weights = np.asarray(weights, dtype=host.dtype)
         sharded = self.spec.sharded if shard is None else bool(shard) and jax.device_count() > 1
-        placed, mask = _place(host, sharded, weights, self.bucket_bits)
+        placed, mask = _place(host, sharded, weights, self.buckets)
         spec = _respec(self.spec, placed.shape, sharded, weights is not None)
-        return Problem(spec, self.model_kwargs, self.fit_kwargs, self.hyper, host, placed, mask, weights, self.bucket_bits)
+        return Problem(spec, self.model_kwargs, self.fit_kwargs, self.hyper, host, placed, mask, weights, self.buckets)
 
     def subset(self, index, *, shard: bool | None = None) -> "Problem":
         """:meth:`with_data` on ``data[index]``, with ``weights[index]`` when weighted."""
@@ -233,7 +233,8 @@ class Problem:
 
     def __reduce__(self):
         spec = self.spec
-        options = dict(marginalise=spec.marginalise, shard_data=spec.sharded, bucket_bits=self.bucket_bits)
+        bits, minimum = self.buckets
+        options = dict(marginalise=spec.marginalise, shard_data=spec.sharded, bucket_bits=bits, min_bucket=minimum)
         return (_rebind, (self.model, self.data, self.weights, self.model_kwargs, self.fit_kwargs, options))
 
 
@@ -271,13 +272,13 @@ def pad(host: np.ndarray, size: int) -> tuple:
     return padded, np.arange(size) < n
 
 
-def _place(host: np.ndarray, sharded: bool, weights=None, bits: int = BUCKET_BITS) -> tuple:
+def _place(host: np.ndarray, sharded: bool, weights=None, buckets: tuple = (BUCKET_BITS, MIN_BUCKET)) -> tuple:
     """Pad ``host`` to its bucket and put it on the devices (split along N over all devices
     when ``sharded``, with ``make_array_from_callback``: under ``jax.distributed`` each
     process keeps only its own shards). With ``weights`` (N,), the mask is the weights padded
-    with zeros (see :class:`Problem`). ``bits``: see :func:`bucket_size`."""
+    with zeros (see :class:`Problem`). ``buckets``: ``(bits, minimum)`` of :func:`bucket_size`."""
     devices = jax.device_count() if sharded else 1
-    padded, mask = pad(host, bucket_size(host.shape[0], devices, bits))
+    padded, mask = pad(host, bucket_size(host.shape[0], devices, *buckets))
     if weights is not None:
         mask = np.concatenate([weights, np.zeros(mask.size - weights.size, weights.dtype)])
     if not sharded:
@@ -317,6 +318,7 @@ def bind(
     shard_data: bool | None = None,
     sample_weight=None,
     bucket_bits: int = BUCKET_BITS,
+    min_bucket: int = MIN_BUCKET,
     **model_kwargs,
 ) -> Problem:
     """Bind ``model`` to ``data`` and its keywords: trace it once, resolve the data-derived
@@ -341,6 +343,8 @@ def bind(
         1 pads to powers of two (one size per doubling), up to twice the work per pass but far
         fewer compiled programs when small data sets of many sizes are fitted (cross-validation
         folds, a grid search). The padding is masked out: the fit does not depend on it.
+    :param min_bucket: the smallest padded size (``MIN_BUCKET`` = 16): all smaller data sets
+        share the programs of this size.
     :param model_kwargs: the model's keywords. Ints, bools and strings select the compiled
         programs (``n_components=4`` and ``n_components=5`` compile separately); floats and
         arrays are passed to the programs as arguments (a new ``weight_concentration`` or new
@@ -366,12 +370,12 @@ def bind(
     if len(observed) != 1:
         raise ValueError(f"model must have exactly one observed sample site; got {observed}")
     sharded = jax.device_count() > 1 and (host.shape[0] >= SHARD_MIN_POINTS if shard_data is None else shard_data)
-    placed, mask = _place(host, sharded, weights, bucket_bits)
+    placed, mask = _place(host, sharded, weights, (bucket_bits, min_bucket))
     hyper_shapes = tuple((k, tuple(v.shape), str(v.dtype)) for k, v in sorted(hyper.items()))
     spec = Spec(
         model, static, marginalise, structure, observed[0], placed.shape, host.dtype, hyper_shapes, sharded, weights is not None
     )
-    return Problem(spec, model_kwargs, fit_kwargs, hyper, host, placed, mask, weights, bucket_bits)
+    return Problem(spec, model_kwargs, fit_kwargs, hyper, host, placed, mask, weights, (bucket_bits, min_bucket))
 
 
 def _check_sample_weight(sample_weight, data: np.ndarray, marginalise: str):
