@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
 
 from ._constraints import ESTIMATOR_PARAMETERS, MAX_SEED, check_arguments
 from ._mixture_numpy import components, mean_responsibilities, merge_rows, predictive_log_density, predictive_sample
+from .infer._restarts import restart_values
 
 #: The model hyperparameters each weight prior takes (the others belong to the other prior).
 PRIOR_HYPERPARAMETERS = {
@@ -93,9 +94,13 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         number or one per feature (model defaults: derived from the data's weighted mean and
         spread).
     :param n_restarts: initialisations (``"map"``, ``"svi"``).
-    :param n_best, n_screen, init, method: :func:`mixzoo.fit_map`'s candidates optimised to the
-        end, starts screened, start rule (``"data"`` or ``"kmeans++"``) and optimiser (``"em"``
-        or ``"adam"``) (``"map"``).
+    :param n_best, n_screen, method: :func:`mixzoo.fit_map`'s candidates optimised to the end,
+        starts screened and optimiser (``"em"`` or ``"adam"``) (``"map"``).
+    :param init: the start rule of the MAP's restarts and of the NUTS chains: ``"data"`` (the
+        default: component locations at distinct data points) or ``"kmeans++"``; each NUTS
+        chain starts at one of :func:`mixzoo.fit_map`'s restart values (the other sites at
+        their prior median, or a prior draw in every second chain), not at the prior median
+        where all components coincide (which also spares NumPyro's compiled initial search).
     :param max_iter, tol: EM's iteration limit and relative tolerance (``"map"``).
     :param num_steps, learning_rate: SVI's (``"svi"``) or Adam's (``"map"`` with
         ``method="adam"``) steps and learning rate.
@@ -109,13 +114,16 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         as scikit-learn's mixtures do.
 
     ``fit(X, y=None, sample_weight=None)``: ``sample_weight`` multiplies each point's
-    log-likelihood term (scikit-learn's own mixtures lack it, its issue 15647), in every
+    log-likelihood term (scikit-learn's own mixtures' fit takes no sample_weight), in every
     inference (EM reads the weighted statistics; SVI and NUTS the weighted log density), and
     the data-derived prior defaults are the weighted ones. The fit depends on the data only
     through their weighted empirical distribution: rows of weight 0 are dropped and repeated
     rows merged (their weights summed) before fitting, so an integer weight is exactly a
     repeated row and the row order does not matter. (``result_`` holds the merged rows, in
-    sorted order.)
+    sorted order.) The fit binds the rows with their weights (always, so that weighted and
+    unweighted fits share their compiled programs) and pads them as ``POWER_OF_TWO_ROWS`` and
+    ``SMALL_ROWS`` say: small data sets of any size share one set of programs per number of
+    components and features.
 
     Fitted attributes: ``weights_`` (K,), ``means_`` (K, n_features), ``covariances_`` (K,
     n_features) (scikit-learn's shapes for ``covariance_type="diag"``); ``n_iter_`` (EM
@@ -251,10 +259,12 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
             result = mixzoo.fit_svi(problem, seed=seed, **options)
             self._set_draws(result, result.info.samples)
         else:
-            result = mixzoo.fit_nuts(problem, seed=seed, **options)
+            chains = options.get("num_chains", _nuts_default("num_chains"))
+            starts = restart_values(problem, seed, chains, params["init"] or "data")[0]
+            result = mixzoo.fit_nuts(problem, seed=seed, init={s: np.asarray(v) for s, v in starts.items()}, **options)
             relabelled = mixzoo.diagnostics.relabel(result)
             self._set_draws(result, relabelled.params)
-            warmup = options.get("num_warmup", inspect.signature(mixzoo.fit_nuts).parameters["num_warmup"].default)
+            warmup = options.get("num_warmup", _nuts_default("num_warmup"))
             self.n_iter_ = int(warmup) + int(np.shape(result.info.diverging)[1])
         self.result_ = result
         return self
@@ -413,6 +423,13 @@ def _seed(random_state) -> int:
     if isinstance(random_state, numbers.Integral):
         return int(random_state)
     return int(check_random_state(random_state).randint(MAX_SEED, dtype=np.int64))
+
+
+def _nuts_default(option: str):
+    """:func:`mixzoo.fit_nuts`'s default of ``option``."""
+    from .infer.nuts import fit_nuts
+
+    return inspect.signature(fit_nuts).parameters[option].default
 
 
 def _settled(losses) -> bool:

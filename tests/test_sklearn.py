@@ -28,7 +28,7 @@ from mixzoo._constraints import ESTIMATOR_PARAMETERS
 from mixzoo.diagnostics import responsibilities
 from mixzoo.diagnostics._arviz import pointwise_log_likelihood
 from mixzoo.infer._objective import negative_log_joint
-from mixzoo.sklearn import X_RULE, MixzooGaussianMixture, merge_rows
+from mixzoo.sklearn import X_RULE, MixzooGaussianMixture, _max_rhat, _settled, merge_rows
 
 PRIORS = ("dirichlet", "dirichlet_process")
 
@@ -205,6 +205,9 @@ def test_driver_options_reach_the_driver(inference, monkeypatch):
     with pytest.raises(_Called) as called:
         est.fit(np.arange(16.0).reshape(8, 2))
     problem, options = called.value.args
+    if inference == "nuts":  # the chains start at restart values: one per chain, every global site
+        start = options.pop("init")
+        assert set(start) == set(problem.structure.global_sites) and all(len(v) == 4 for v in start.values())
     assert options == dict(given, seed=7)
     assert problem.spec.weighted and problem.spec.data_shape == (128, 2)  # small data: 128 rows at least
 
@@ -348,3 +351,16 @@ def _with_draws(est, pick):
     sub = _point(est, 0)
     sub.posterior_draws_ = {name: v[pick] for name, v in est.posterior_draws_.items()}
     return sub
+
+
+def test_convergence_rules():
+    """converged_'s pieces: ArviZ's R-hat over the draws (one chain as its two halves, a
+    constant parameter counting as 1, too few draws as infinity) and the settled-loss rule."""
+    rng = np.random.default_rng(0)
+    mixed = {"weights": rng.normal(size=(400, 2)), "single": np.ones((400, 1))}
+    assert _max_rhat(mixed, 2) < 1.01 and _max_rhat(mixed, 1) < 1.01
+    drifting = {"weights": np.concatenate([rng.normal(0.0, 1.0, (200, 2)), rng.normal(3.0, 1.0, (200, 2))])}
+    assert _max_rhat(drifting, 2) > 1.5 and _max_rhat(drifting, 1) > 1.5  # the chains, or one chain's halves, disagree
+    assert _max_rhat({"weights": rng.normal(size=(6, 2))}, 2) == np.inf
+    assert _settled(np.r_[np.linspace(10.0, 1.0, 50), np.full(50, 1.0)])
+    assert not _settled(np.linspace(10.0, 1.0, 100)) and not _settled(np.array([1.0]))
