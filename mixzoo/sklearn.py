@@ -27,7 +27,6 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
 
 from ._constraints import ESTIMATOR_PARAMETERS, MAX_SEED, check_arguments
 from ._mixture_numpy import components, mean_responsibilities, merge_rows, predictive_log_density, predictive_sample
-from .infer._restarts import restart_values
 
 #: The model hyperparameters each weight prior takes (the others belong to the other prior).
 PRIOR_HYPERPARAMETERS = {
@@ -94,13 +93,11 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         number or one per feature (model defaults: derived from the data's weighted mean and
         spread).
     :param n_restarts: initialisations (``"map"``, ``"svi"``).
-    :param n_best, n_screen, method: :func:`mixzoo.fit_map`'s candidates optimised to the end,
-        starts screened and optimiser (``"em"`` or ``"adam"``) (``"map"``).
-    :param init: the start rule of the MAP's restarts and of the NUTS chains: ``"data"`` (the
-        default: component locations at distinct data points) or ``"kmeans++"``; each NUTS
-        chain starts at one of :func:`mixzoo.fit_map`'s restart values (the other sites at
-        their prior median, or a prior draw in every second chain), not at the prior median
-        where all components coincide (which also spares NumPyro's compiled initial search).
+    :param n_best, n_screen, init, method: :func:`mixzoo.fit_map`'s candidates optimised to the
+        end, starts screened, start rule (``"data"`` or ``"kmeans++"``) and optimiser (``"em"``
+        or ``"adam"``) (``"map"``). The NUTS chains start at the prior median, as
+        :func:`mixzoo.fit_nuts` does by default (starts at data points, as the MAP's, were
+        measured to leave chains in different modes on iris).
     :param max_iter, tol: EM's iteration limit and relative tolerance (``"map"``).
     :param num_steps, learning_rate: SVI's (``"svi"``) or Adam's (``"map"`` with
         ``method="adam"``) steps and learning rate.
@@ -259,9 +256,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
             result = mixzoo.fit_svi(problem, seed=seed, **options)
             self._set_draws(result, result.info.samples)
         else:
-            chains = options.get("num_chains", _nuts_default("num_chains"))
-            starts = restart_values(problem, seed, chains, params["init"] or "data")[0]
-            result = mixzoo.fit_nuts(problem, seed=seed, init={s: np.asarray(v) for s, v in starts.items()}, **options)
+            result = mixzoo.fit_nuts(problem, seed=seed, **options)
             relabelled = mixzoo.diagnostics.relabel(result)
             self._set_draws(result, relabelled.params)
             warmup = options.get("num_warmup", _nuts_default("num_warmup"))
