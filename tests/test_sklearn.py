@@ -4,8 +4,11 @@ sample weights down to the drivers, the parameter table, and the posterior fits 
 
 Compilation bounds this module's time: every new (model, K, n_features, padded n_samples) fits
 with programs of its own. scikit-learn's checks run on six estimators (both weight priors, each
-inference, tiny settings); the estimator binds every fit weighted (the rows' counts) and pads
-small data to powers of two, so the checks' data sets share a few programs per estimator."""
+inference, tiny settings, 48 checks each, none excused); the estimator binds every fit
+weighted (the rows' counts) and pads small data to powers of two of at least 128 rows, so the
+checks' data sets share one set of programs per (K, n_features): 8 per estimator. Measured cold,
+one process (-n 0), 2 busy cores: 1006 s for the module, 813 s of it compiling, of which the NUTS
+checks 472 s (a NUTS start program is ~20 s per shape: NumPyro's initial search); warm, 468 s."""
 
 import pickle
 import re
