@@ -311,7 +311,22 @@ CONSTRAINTS = {
         "corr_concentration": POSITIVE_ARRAY,
     },
     # drivers
-    "bind": {"model": MODEL, "data": DATA, "marginalise": MARGINALISE, "shard_data": SHARD},
+    "bind": {
+        "model": MODEL,
+        "data": DATA,
+        "marginalise": MARGINALISE,
+        "shard_data": SHARD,
+        "bucket_bits": Integer(1, 8),
+        "min_bucket": Integer(1),
+        "sample_weight": Checked(
+            "None or one finite weight >= 0 per data point, not all zero",
+            (np.ones(3), r"sample_weight must have shape \(5,\), one weight per data point; got shape \(3,\)"),
+            (-np.ones(5), r"sample_weight must be >= 0; got -1 at index 0"),
+            (np.zeros(5), r"sample_weight must hold at least one weight above zero; got all zero"),
+            (np.array([1.0, np.nan, 1.0, 1.0, 1.0]), r"sample_weight must contain only finite numbers; got NaN at index 1"),
+            (np.array(["a"] * 5), r"sample_weight must be an array of numbers"),
+        ),
+    },
     "fit_map": {
         "model": MODEL,
         "data": DATA,
@@ -390,7 +405,10 @@ CONSTRAINTS = {
     },
     # diagnostics
     "to_arviz": {
-        "result": Checked("a NUTSResult from fit_nuts", ("fit", r"result must be a NUTSResult from fit_nuts; got str")),
+        "result": Checked(
+            "a NUTSResult from fit_nuts or an SVIResult from fit_svi",
+            ("fit", r"result must be a NUTSResult from fit_nuts or an SVIResult from fit_svi; got str"),
+        ),
         "data": NEW_DATA,
         "posterior_predictive": Boolean(),
         "seed": SEED,
@@ -555,6 +573,50 @@ CONSTRAINTS = {
         ),
         "fig": Checked("None or a matplotlib Figure", ("fig", r"fig must be a matplotlib Figure or None; got str")),
     },
+}
+
+#: The constructor parameters of the scikit-learn estimator :class:`mixzoo.sklearn.MixzooGaussianMixture`,
+#: checked by its ``fit`` (scikit-learn's ``_parameter_constraints`` habit: the constructor stores
+#: them as given). ``None`` is the model's or the driver's own default. Not part of ``CONSTRAINTS``
+#: (public functions); tests/test_sklearn.py tries every bad value.
+_OPTIONAL_POSITIVE = AnyOf(NONE, POSITIVE, bad=(0.0, -1.0, float("nan"), "1"))
+ESTIMATOR_PARAMETERS = {
+    "n_components": Integer(1),
+    "weight_prior": Options("dirichlet", "dirichlet_process", bad=("dp", 1)),
+    "covariance_type": Options(
+        "diag",
+        labels={"diag": "diagonal covariances, the only type so far: 'full' comes with a later model"},
+        bad=("full", "spherical"),
+    ),
+    "inference": Options("map", "svi", "nuts", bad=("mcmc", None)),
+    "weight_concentration": _OPTIONAL_POSITIVE,
+    "concentration_shape": _OPTIONAL_POSITIVE,
+    "concentration_rate": _OPTIONAL_POSITIVE,
+    **{name: _PRIORS[name] for name in ("loc_mean", "loc_sd", "scale_median", "scale_log_sd")},
+    "n_restarts": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "n_best": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "n_screen": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "init": Options(None, "data", "kmeans++", bad=("random", 3)),
+    "method": Options(None, "em", "adam", bad=("lbfgs",)),
+    "max_iter": AnyOf(NONE, Integer(2), bad=(1, 2.5)),
+    "tol": _OPTIONAL_POSITIVE,
+    "num_steps": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "learning_rate": _OPTIONAL_POSITIVE,
+    "batch_size": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "init_scale": _OPTIONAL_POSITIVE,
+    "num_warmup": AnyOf(NONE, Integer(0), bad=(-1, 2.5)),
+    "num_samples": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "num_chains": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
+    "target_accept_prob": AnyOf(NONE, PROBABILITY, bad=(0.0, 1.0, "0.8")),
+    "max_tree_depth": AnyOf(NONE, Integer(1, 30), bad=(0, 31, 2.5)),
+    "chain_method": Options(None, "parallel", "vectorized", "sequential", bad=("pmap",)),
+    "random_state": AnyOf(
+        NONE,
+        SEED,
+        InstanceOf("numpy.random:RandomState", "a numpy RandomState"),
+        bad=(-1, MAX_SEED + 1, 1.5, "0"),
+        text=f"None, an integer in [0, {MAX_SEED}] or a numpy RandomState",
+    ),
 }
 
 

@@ -56,6 +56,10 @@ def pytest_collection_modifyitems(config, items):
         if module == "test_smoke_grid" and callspec is not None and "case" in callspec.params:
             # one worker per model: its drivers share the lru-cached MAP and NUTS fits of the case
             group = f"grid_{callspec.params['case']}"
+        if module == "test_sklearn" and callspec is not None and "estimator" in callspec.params:
+            # scikit-learn's checks of one estimator on one worker: they fit the same shapes again and again
+            estimator = callspec.params["estimator"]
+            group = f"sklearn_{estimator.weight_prior}_{estimator.inference}"
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
 

@@ -11,7 +11,11 @@ X = np.array([0.0, 1.0, 10.0, 11.0, 12.0])
 @pytest.mark.parametrize(
     "call,exc,pattern",
     [
-        (lambda: diagnostics.to_arviz({"locs": 1}, X), TypeError, r"result must be a NUTSResult from fit_nuts; got dict"),
+        (
+            lambda: diagnostics.to_arviz({"locs": 1}, X),
+            TypeError,
+            r"result must be a NUTSResult from fit_nuts or an SVIResult from fit_svi; got dict",
+        ),
         (
             lambda: diagnostics.relabel([1, 2]),
             TypeError,

@@ -32,6 +32,9 @@ def test_bucket_ladder():
     assert len(set(sizes[(n > 1024) & (n <= 2048)])) == 8
     assert bucket_size(82) == 88 and bucket_size(80) == 80 and bucket_size(86) == 88
     assert bucket_size(82, 4) == 88 and bucket_size(81, 5) % 5 == 0
+    # bits=1: powers of two (what the scikit-learn estimator uses on small data)
+    assert [bucket_size(n, bits=1) for n in (1, 16, 17, 33, 82, 129)] == [16, 16, 32, 64, 128, 256]
+    assert bucket_size(82, 3, bits=1) == 129 and bucket_size(82, 1, 1, 128) == 128 and bucket_size(130, 1, 1, 128) == 256
 
 
 @pytest.mark.parametrize(
@@ -108,7 +111,7 @@ def test_padding_changes_no_result(model, data, kwargs, method, monkeypatch):
     which of them is returned is then a near-tie that float rounding decides."""
     options = dict(num_steps=100, n_screen=4, n_best=2) if method == "adam" else dict(n_screen=1, n_best=1)
     padded = fit_map(model, data, n_restarts=8, method=method, **options, **kwargs)
-    monkeypatch.setattr("mixzoo.infer.problem.bucket_size", lambda n, multiple=1: -(-n // multiple) * multiple)
+    monkeypatch.setattr("mixzoo.infer.problem.bucket_size", lambda n, multiple=1, *ladder: -(-n // multiple) * multiple)
     exact = fit_map(model, data, n_restarts=8, method=method, **options, **kwargs)
     assert padded.problem.placed.shape[0] > data.shape[0] or data.shape[0] == 80 or data.shape[0] == 100
     assert exact.problem.placed.shape[0] == data.shape[0]

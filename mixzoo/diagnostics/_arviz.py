@@ -1,4 +1,4 @@
-"""The ArviZ bridge: a NUTS fit as an ``InferenceData`` with a marginal log-likelihood group.
+"""The ArviZ bridge: a NUTS or SVI fit as an ``InferenceData`` with a marginal log-likelihood group.
 
 ``arviz.from_numpyro`` cannot build the ``log_likelihood`` group of an enumerated model
 (``numpyro.infer.log_likelihood`` does not sum the enumerated assignment out). Every mixzoo
@@ -18,7 +18,7 @@ from numpyro import handlers
 from numpyro.infer.util import potential_energy
 
 from .._constraints import validated
-from ..infer import NUTSResult, _programs
+from ..infer import NUTSResult, SVIResult, _programs
 from ..infer.problem import check_new_data, n_draws
 
 #: Name of the component dimension in every InferenceData built by :func:`to_arviz`.
@@ -52,10 +52,11 @@ def import_arviz():
 
 @validated("to_arviz")
 def to_arviz(result, data=None, *, posterior_predictive: bool = False, seed: int = 0):
-    """Convert a :func:`mixzoo.fit_nuts` result to an ``arviz.InferenceData``.
+    """Convert a :func:`mixzoo.fit_nuts` or :func:`mixzoo.fit_svi` result to an ``arviz.InferenceData``.
 
-    :param result: a result with posterior draws (:class:`mixzoo.infer.NUTSResult`, C chains
-        of S draws); it carries its problem, so nothing else is needed.
+    :param result: a result with posterior draws: a :class:`mixzoo.infer.NUTSResult` (C chains
+        of S draws) or a :class:`mixzoo.infer.SVIResult` (its S variational draws, as C = 1
+        chain); it carries its problem, so nothing else is needed.
     :param data: ``None`` (the data the result was fitted to) or other points of the same
         event shape to evaluate the pointwise log-likelihood at.
     :param posterior_predictive: also add a ``posterior_predictive`` group with one replicate
@@ -67,7 +68,7 @@ def to_arviz(result, data=None, *, posterior_predictive: bool = False, seed: int
           a D-dimensional site ``dim``, the last two axes of a (K, D, D) site (``full_gmm``'s
           ``scale_tril`` and ``corr_cholesky``) ``dim`` and ``dim2`` (row, column), an axis
           from another plate takes the plate's name;
-        * ``sample_stats``: ``diverging``, ``energy``, ``n_steps``, ``tree_depth``,
+        * ``sample_stats`` (NUTS only): ``diverging``, ``energy``, ``n_steps``, ``tree_depth``,
           ``acceptance_rate``, ``step_size`` and ``lp`` (minus the potential energy, the log
           joint in unconstrained space, as ``arviz.from_numpyro`` defines it), each (C, S);
         * ``log_likelihood``: the observed site's pointwise marginal log-likelihood, (C, S, N);
@@ -75,36 +76,37 @@ def to_arviz(result, data=None, *, posterior_predictive: bool = False, seed: int
 
         ``arviz.loo``, ``arviz.waic`` and :func:`mixzoo.diagnostics.compare` work on it.
     """
-    if not isinstance(result, NUTSResult):
-        raise TypeError(f"result must be a NUTSResult from fit_nuts; got {type(result).__name__}")
+    if not isinstance(result, (NUTSResult, SVIResult)):
+        raise TypeError(f"result must be a NUTSResult from fit_nuts or an SVIResult from fit_svi; got {type(result).__name__}")
     problem = result.problem
     spec, structure = problem.spec, problem.structure
-    n_chains, n_draws = np.shape(result.diverging)
-    if n_chains * n_draws != next(iter(result.params.values())).shape[0]:
+    if isinstance(result, NUTSResult):
+        n_chains, per_chain = np.shape(result.diverging)
+        draws = {name: np.asarray(v) for name, v in result.samples.items()}
+        latent = {s: np.asarray(result.params[s]) for s in structure.global_sites}
+    else:  # the variational draws as one chain
+        draws = {name: np.asarray(v)[None] for name, v in result.samples.items()}
+        latent = {s: np.asarray(result.samples[s]) for s in structure.global_sites}
+        n_chains, per_chain = 1, n_draws(latent)
+    if n_chains * per_chain != n_draws(latent):
         raise ValueError("result must be an unmodified NUTSResult: its params and diverging disagree in size")
     host = problem.data if data is None else check_new_data(problem, data)
     obs = spec.observed
-    latent = {s: np.asarray(result.params[s]) for s in structure.global_sites}
     loglik = pointwise_log_likelihood(problem, latent, host)
-    lp = log_joint(problem, latent)
 
     def grouped(x):
         x = np.asarray(x)
-        return x.reshape((n_chains, n_draws) + x.shape[1:])
+        return x.reshape((n_chains, per_chain) + x.shape[1:])
 
     k, event = structure.n_components, tuple(host.shape[1:])
-    posterior = {name: np.asarray(v) for name, v in result.samples.items()}
-    dims = {name: _site_dims(name, v.shape[2:], structure.trace.get(name), k, event) for name, v in posterior.items()}
+    dims = {name: _site_dims(name, v.shape[2:], structure.trace.get(name), k, event) for name, v in draws.items()}
     dims[obs] = [OBS_DIM] + ([DATA_DIM] if event else [])
-    stats = {SAMPLE_STATS_NAMES[n]: np.asarray(v) for n, v in result.sample_stats.items() if n in SAMPLE_STATS_NAMES}
-    stats["tree_depth"] = np.log2(np.maximum(stats["n_steps"], 1)).astype(int) + 1
-    stats["lp"] = grouped(lp)
-    groups = dict(
-        posterior=posterior,
-        sample_stats=stats,
-        log_likelihood={obs: grouped(loglik)},
-        observed_data={obs: np.asarray(host)},
-    )
+    groups = dict(posterior=draws, log_likelihood={obs: grouped(loglik)}, observed_data={obs: np.asarray(host)})
+    if isinstance(result, NUTSResult):
+        stats = {SAMPLE_STATS_NAMES[n]: np.asarray(v) for n, v in result.sample_stats.items() if n in SAMPLE_STATS_NAMES}
+        stats["tree_depth"] = np.log2(np.maximum(stats["n_steps"], 1)).astype(int) + 1
+        stats["lp"] = grouped(log_joint(problem, latent))
+        groups["sample_stats"] = stats
     if posterior_predictive:
         groups["posterior_predictive"] = {obs: grouped(replicates(problem, latent, host, seed))}
     coords = {COMPONENT_DIM: np.arange(k), OBS_DIM: np.arange(host.shape[0])}

@@ -59,14 +59,14 @@ def marginal_kwargs(model_kwargs: dict, marginalise: str) -> dict:
     return dict(model_kwargs, marginal=True) if marginalise == "analytic" else dict(model_kwargs)
 
 
-def full_data_hyperparameters(model, data, model_kwargs: dict) -> dict:
+def full_data_hyperparameters(model, data, model_kwargs: dict, weights=None) -> dict:
     """``model_kwargs`` with every data-derived hyperparameter the model accepts and the user
     left unset filled in from the full ``data`` (see
-    :func:`mixzoo.models._common.default_hyperparameters`)."""
+    :func:`mixzoo.models._common.default_hyperparameters`; with ``weights``, the weighted ones)."""
     missing = [k for k in DATA_DERIVED_HYPERPARAMETERS if model_kwargs.get(k) is None and accepts(model, k)]
     if not missing:
         return dict(model_kwargs)
-    defaults = default_hyperparameters(data)
+    defaults = default_hyperparameters(data, weights)
     return dict(model_kwargs, **{k: defaults[k] for k in missing})
 
 
@@ -74,7 +74,10 @@ class DataPlateWeights(Messenger):
     """Scale and mask the sample sites that sit in one of the plates ``plates`` (by name).
 
     ``scale``: ``None`` or a number, possibly traced (N / B for a minibatch of B out of N
-    points). ``mask``: ``None`` or a bool array (N,) over the data plate (False for padding).
+    points). ``mask``: ``None``, a bool array (N,) over the data plate (False for padding), or
+    a float array (N,) of per-point weights (a problem bound with ``sample_weight``, 0 on the
+    padding): each point's log-density term is multiplied by its weight (``msg["scale"]``, as
+    ``numpyro.handlers.scale`` does with an array) and the points of weight 0 are masked out.
     """
 
     def __init__(self, fn=None, *, plates=(), scale=None, mask=None):
@@ -92,8 +95,13 @@ class DataPlateWeights(Messenger):
         if self.scale is not None:
             msg["scale"] = self.scale if msg.get("scale") is None else self.scale * msg["scale"]
         if self.mask is not None:
-            dim = dims[0]
-            msg["fn"] = msg["fn"].mask(jnp.reshape(self.mask, (-1,) + (1,) * (-dim - 1)))
+            shape = (-1,) + (1,) * (-dims[0] - 1)
+            if jnp.result_type(self.mask) == jnp.bool_:
+                msg["fn"] = msg["fn"].mask(jnp.reshape(self.mask, shape))
+            else:  # per-point weights
+                weights = jnp.reshape(self.mask, shape)
+                msg["fn"] = msg["fn"].mask(weights > 0)
+                msg["scale"] = weights if msg.get("scale") is None else weights * msg["scale"]
 
 
 def data_mesh(devices=None) -> Mesh:

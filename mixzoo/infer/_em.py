@@ -177,29 +177,48 @@ def _chunk_size(n: int, k: int) -> int:
 
 
 def _estep_local(mix: NormalMixture | FullNormalMixture, data, mask) -> Stats:
-    """:class:`Stats` of the points ``data`` (M, ...) with ``mask`` (M,), in chunks."""
-    if isinstance(mix, FullNormalMixture):
-        return _estep_local_full(mix, data, mask)
+    """:class:`Stats` of the points ``data`` (M, ...) with ``mask`` (M,), in chunks: a bool mask
+    drops the padding; a float mask (a problem bound with ``sample_weight``) weights each
+    point's responsibilities and log-likelihood (the weighted E-step). Diagonal components give
+    ``s2`` (K, D), the squared deviations; full ones (K, D, D), the outer products, with the
+    Mahalanobis distances from triangular solves with the Cholesky factors (no inverse)."""
     x = data.reshape(data.shape[0], -1)
-    k = mix.log_weights.shape[0]
-    size = _chunk_size(x.shape[0], k)
-    inv = 1.0 / mix.scales
-    norm = mix.log_weights - jnp.sum(jnp.log(mix.scales), axis=1) - 0.5 * x.shape[1] * jnp.log(2 * jnp.pi)
+    (k, d), dtype = mix.locs.shape, x.dtype
+    if isinstance(mix, FullNormalMixture):
+        tril = mix.scale_tril
+        log_det = jnp.sum(jnp.log(jnp.diagonal(tril, axis1=-2, axis2=-1)), axis=-1)  # (K,) log |L_k|
+
+        def squares(dev):  # (B, K, D) -> (B, K)
+            white = jax.scipy.linalg.solve_triangular(tril, jnp.transpose(dev, (1, 2, 0)), lower=True)  # (K, D, B)
+            return jnp.sum(white**2, axis=1).T
+
+        def second(r, dev):
+            return jnp.einsum("bk,bkd,bke->kde", r, dev, dev)
+
+        s2_shape, size = (k, d, d), _chunk_size(x.shape[0], k * d)
+    else:
+        inv, log_det = 1.0 / mix.scales, jnp.sum(jnp.log(mix.scales), axis=1)
+
+        def squares(dev):
+            return jnp.sum((dev * inv) ** 2, axis=-1)
+
+        def second(r, dev):
+            return jnp.einsum("bk,bkd->kd", r, dev**2)
+
+        s2_shape, size = (k, d), _chunk_size(x.shape[0], k)
+    norm = mix.log_weights - log_det - 0.5 * d * jnp.log(2 * jnp.pi)
 
     def chunk(xc, mc):
         dev = xc[:, None, :] - mix.locs[None]  # (B, K, D)
-        lp = norm - 0.5 * jnp.sum((dev * inv) ** 2, axis=-1)  # (B, K)
+        lp = norm - 0.5 * squares(dev)  # (B, K)
         top = jnp.max(lp, axis=1)
         e = jnp.exp(lp - top[:, None])  # the one exp per point and component
         total = jnp.sum(e, axis=1)
         lse = top + jnp.log(total)
         r = e * (mc / total)[:, None]
-        return (
-            jnp.sum(r, 0),
-            jnp.einsum("bk,bkd->kd", r, dev),
-            jnp.einsum("bk,bkd->kd", r, dev**2),
-            jnp.sum(jnp.where(mc, lse, 0.0)),
-        )
+        # the mask: bool (padding), or each point's weight (0 on padding) multiplying its terms
+        terms = jnp.where(mc, lse, 0.0) if mc.dtype == jnp.bool_ else jnp.where(mc > 0, mc * lse, 0.0)
+        return jnp.sum(r, 0), jnp.einsum("bk,bkd->kd", r, dev), second(r, dev), jnp.sum(terms)
 
     if size == x.shape[0]:
         n, s1, s2, loglik = chunk(x, mask)
@@ -208,53 +227,7 @@ def _estep_local(mix: NormalMixture | FullNormalMixture, data, mask) -> Stats:
         def body(total, c):
             return jax.tree_util.tree_map(jnp.add, total, chunk(*c)), None
 
-        zero = (
-            jnp.zeros(k, x.dtype),
-            jnp.zeros((k, x.shape[1]), x.dtype),
-            jnp.zeros((k, x.shape[1]), x.dtype),
-            jnp.zeros((), x.dtype),
-        )
-        chunks = (x.reshape(-1, size, x.shape[1]), mask.reshape(-1, size))
-        (n, s1, s2, loglik), _ = jax.lax.scan(body, zero, chunks)
-    return Stats(n, s1, s2, mix.locs, loglik)
-
-
-def _estep_local_full(mix: FullNormalMixture, data, mask) -> Stats:
-    """:class:`Stats` of a full-covariance mixture: ``n`` (K,), ``s1`` (K, D) and the outer
-    products ``s2`` (K, D, D) = sum_i r_ik (x_i - a_k)(x_i - a_k)^T about the current locations.
-    The Mahalanobis distances come from triangular solves with the Cholesky factors (no
-    inverse), in chunks as :func:`_estep_local`."""
-    x = data
-    k, d = mix.locs.shape
-    size = _chunk_size(x.shape[0], k * d)
-    tril = mix.scale_tril
-    log_det = jnp.sum(jnp.log(jnp.diagonal(tril, axis1=-2, axis2=-1)), axis=-1)  # (K,) log |L_k|
-    norm = mix.log_weights - log_det - 0.5 * d * jnp.log(2 * jnp.pi)
-
-    def chunk(xc, mc):
-        dev = xc[:, None, :] - mix.locs[None]  # (B, K, D)
-        white = jax.scipy.linalg.solve_triangular(tril, jnp.transpose(dev, (1, 2, 0)), lower=True)  # (K, D, B)
-        lp = norm - 0.5 * jnp.sum(white**2, axis=1).T  # (B, K)
-        top = jnp.max(lp, axis=1)
-        e = jnp.exp(lp - top[:, None])
-        total = jnp.sum(e, axis=1)
-        lse = top + jnp.log(total)
-        r = e * (mc / total)[:, None]
-        return (
-            jnp.sum(r, 0),
-            jnp.einsum("bk,bkd->kd", r, dev),
-            jnp.einsum("bk,bkd,bke->kde", r, dev, dev),
-            jnp.sum(jnp.where(mc, lse, 0.0)),
-        )
-
-    if size == x.shape[0]:
-        n, s1, s2, loglik = chunk(x, mask)
-    else:
-
-        def body(total, c):
-            return jax.tree_util.tree_map(jnp.add, total, chunk(*c)), None
-
-        zero = (jnp.zeros(k, x.dtype), jnp.zeros((k, d), x.dtype), jnp.zeros((k, d, d), x.dtype), jnp.zeros((), x.dtype))
+        zero = (jnp.zeros(k, dtype), jnp.zeros((k, d), dtype), jnp.zeros(s2_shape, dtype), jnp.zeros((), dtype))
         chunks = (x.reshape(-1, size, d), mask.reshape(-1, size))
         (n, s1, s2, loglik), _ = jax.lax.scan(body, zero, chunks)
     return Stats(n, s1, s2, mix.locs, loglik)

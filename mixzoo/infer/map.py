@@ -341,7 +341,7 @@ def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: 
     subsampled = problem.n > SCREEN_POINTS
     if subsampled:
         pick = np.sort(np.random.default_rng(seed).choice(problem.n, SCREEN_POINTS, replace=False))
-        screening = problem.with_data(problem.data[pick], shard=False)
+        screening = problem.subset(pick, shard=False)
         screen_args = (screening.placed, screening.mask, screening.hyper, spread, np.float32(tol))
         screen_scale = np.float32(problem.n / SCREEN_POINTS)
         group = screen_width(n, width, screening.spec)

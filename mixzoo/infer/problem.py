@@ -13,7 +13,10 @@ a driver needs, so that no driver, diagnostic or plot traces a fitted model agai
   the data-derived defaults resolved once on the full data), site name -> array;
 * ``data`` (N, ...) on the host, and ``placed`` (N_padded, ...) on the devices with its
   ``mask`` (N_padded,): N is padded up to :func:`bucket_size` so that data sets of nearby
-  sizes share one set of compiled programs; the padding is masked out of the likelihood.
+  sizes share one set of compiled programs; the padding is masked out of the likelihood;
+* ``weights``: ``None``, or the (N,) ``sample_weight`` the problem was bound with; then the
+  ``mask`` is a float array, each point's weight (0 on the padding), which multiplies the
+  point's log-likelihood term in every driver (MAP by EM or Adam, SVI, NUTS).
 
 Two problems of the same model and options, on data whose sizes fall in the same bucket, have
 equal specs: every program compiled for the first is reused by the second.
@@ -45,15 +48,16 @@ BUCKET_BITS = 4
 SHARD_MIN_POINTS = 2**14
 
 
-def bucket_size(n: int, multiple: int = 1) -> int:
-    """The padded size of ``n`` data points: the smallest number >= max(n, ``MIN_BUCKET``)
-    whose binary form has at most ``BUCKET_BITS`` significant digits (8 sizes per doubling:
-    16, 18, 20, ..., 30, 32, 36, ..., 60, 64, 72, ...), rounded up to a multiple of ``multiple``
-    (the device count). Powers of two would waste up to half of every pass over the data (at
-    N = 1e7, 67%); this ladder wastes at most 12.5% and still bounds the number of distinct
-    programs a sweep over data sizes compiles to 8 per doubling of N."""
-    n = max(int(n), MIN_BUCKET)
-    step = 1 << max(0, n.bit_length() - BUCKET_BITS)
+def bucket_size(n: int, multiple: int = 1, bits: int = BUCKET_BITS, minimum: int = MIN_BUCKET) -> int:
+    """The padded size of ``n`` data points: the smallest number >= max(n, ``minimum``)
+    whose binary form has at most ``bits`` significant digits (``BUCKET_BITS`` = 4: 8 sizes per
+    doubling: 16, 18, 20, ..., 30, 32, 36, ..., 60, 64, 72, ...), rounded up to a multiple of
+    ``multiple`` (the device count). Powers of two (``bits=1``) would waste up to half of every
+    pass over the data (at N = 1e7, 67%); the default ladder wastes at most 12.5% and still
+    bounds the number of distinct programs a sweep over data sizes compiles to 8 per doubling
+    of N."""
+    n = max(int(n), minimum)
+    step = 1 << max(0, n.bit_length() - bits)
     size = -(-n // step) * step
     return -(-size // multiple) * multiple
 
@@ -72,7 +76,8 @@ class Spec:
     """The static part of a :class:`Problem`: what its compiled programs depend on.
 
     Equal (and equally hashed) for problems of the same model function, static keywords,
-    objective form, padded data shape and dtype, device layout and hyperparameter shapes.
+    objective form, padded data shape and dtype, device layout, hyperparameter shapes and
+    weighting (``weighted``: the mask holds per-point weights, see :class:`Problem`).
     ``model_fn(form)`` gives the model as a function of the traced arguments
     ``(data, mask, hyper, scale=None)``: ``form`` ``"marginal"`` (``marginal=True``,
     ``MixtureSameFamily``) or ``"enumerated"`` (the assignment site enumerated); the mask and
@@ -90,6 +95,7 @@ class Spec:
         dtype,
         hyper_shapes: tuple,
         sharded: bool,
+        weighted: bool = False,
     ):
         self.model = model
         self.static_kwargs = dict(static_kwargs)
@@ -99,6 +105,7 @@ class Spec:
         self.data_shape = tuple(data_shape)
         self.dtype = np.dtype(dtype)
         self.sharded = sharded
+        self.weighted = bool(weighted)
         self.hyper_shapes = hyper_shapes
         self.key = (
             model,
@@ -108,6 +115,7 @@ class Spec:
             str(self.dtype),
             hyper_shapes,
             sharded,
+            self.weighted,
         )
         self.constrain, self.unconstrain = site_transforms(structure)
         self._model_fns = {}
@@ -159,17 +167,35 @@ class Problem:
     Attributes: ``spec`` (:class:`Spec`), ``model``, ``model_kwargs`` (as given),
     ``fit_kwargs`` (with the data-derived defaults filled in), ``hyper`` (traced keywords,
     name -> array), ``data`` (N, ...) host float array, ``n`` (N), ``placed``
-    (N_padded, ...) device array, ``mask`` (N_padded,) bool device array (False on padding).
+    (N_padded, ...) device array, ``mask`` (N_padded,) bool device array (False on padding),
+    or with ``weights`` (the (N,) host ``sample_weight``, else ``None``) a float device array
+    of the weights (0 on padding).
+
+    A problem pickles as its model, data, weights and keywords, and is bound again (traced,
+    nothing compiled) when unpickled; results pickle with it.
     """
 
-    def __init__(self, spec: Spec, model_kwargs: dict, fit_kwargs: dict, hyper: dict, data: np.ndarray, placed, mask):
+    def __init__(
+        self,
+        spec: Spec,
+        model_kwargs: dict,
+        fit_kwargs: dict,
+        hyper: dict,
+        data: np.ndarray,
+        placed,
+        mask,
+        weights=None,
+        buckets: tuple = (BUCKET_BITS, MIN_BUCKET),
+    ):
         self.spec = spec
+        self.buckets = tuple(buckets)
         self.model_kwargs = dict(model_kwargs)
         self.fit_kwargs = dict(fit_kwargs)
         self.hyper = hyper
         self.data = data
         self.placed = placed
         self.mask = mask
+        self.weights = weights
 
     model = property(lambda self: self.spec.model)
     structure = property(lambda self: self.spec.structure)
@@ -182,20 +208,42 @@ class Problem:
     def place(self, data) -> tuple:
         """Other data (new points, a grid) for this problem's programs: ``(host, placed, mask)``
         with ``host`` (M, ...) checked as new data (see :func:`check_new_data`), ``placed``
-        padded to ``bucket_size(M)``, unsharded."""
+        padded to ``bucket_size(M)`` (with this problem's ``buckets``), unsharded."""
         host = check_new_data(self, data)
-        placed, mask = pad(host, bucket_size(host.shape[0]))
+        placed, mask = pad(host, bucket_size(host.shape[0], 1, *self.buckets))
         return host, jnp.asarray(placed), jnp.asarray(mask)
 
-    def with_data(self, data: np.ndarray, *, shard: bool | None = None) -> "Problem":
+    def with_data(self, data: np.ndarray, *, shard: bool | None = None, weights=None) -> "Problem":
         """The same model and hyperparameters (those of this problem's full data) on other
         points, e.g. a subsample: no re-tracing. ``shard``: place them over the devices
-        (``None``: as this problem's data)."""
+        (``None``: as this problem's data); ``weights``: ``None`` (unweighted) or one weight per
+        point (e.g. ``problem.weights[index]`` for ``problem.data[index]``)."""
         host = np.asarray(data, dtype=self.data.dtype)
+        if weights is not None:
+            weights = np.asarray(weights, dtype=host.dtype)
         sharded = self.spec.sharded if shard is None else bool(shard) and jax.device_count() > 1
-        placed, mask = _place(host, sharded)
-        spec = _respec(self.spec, placed.shape, sharded)
-        return Problem(spec, self.model_kwargs, self.fit_kwargs, self.hyper, host, placed, mask)
+        placed, mask = _place(host, sharded, weights, self.buckets)
+        spec = _respec(self.spec, placed.shape, sharded, weights is not None)
+        return Problem(spec, self.model_kwargs, self.fit_kwargs, self.hyper, host, placed, mask, weights, self.buckets)
+
+    def subset(self, index, *, shard: bool | None = None) -> "Problem":
+        """:meth:`with_data` on ``data[index]``, with ``weights[index]`` when weighted."""
+        weights = None if self.weights is None else self.weights[index]
+        return self.with_data(self.data[index], shard=shard, weights=weights)
+
+    def __reduce__(self):
+        spec = self.spec
+        bits, minimum = self.buckets
+        options = dict(marginalise=spec.marginalise, shard_data=spec.sharded, bucket_bits=bits, min_bucket=minimum)
+        return (_rebind, (self.model, self.data, self.weights, self.model_kwargs, self.fit_kwargs, options))
+
+
+def _rebind(model, data, weights, model_kwargs, fit_kwargs, options) -> "Problem":
+    """An unpickled :class:`Problem`: bound again with the data-derived hyperparameters it had
+    (those of its full data, which a subsample's problem does not hold)."""
+    problem = bind(model, data, sample_weight=weights, **options, **fit_kwargs)
+    problem.model_kwargs = dict(model_kwargs)
+    return problem
 
 
 def check_new_data(problem: Problem, data, name: str = "data") -> np.ndarray:
@@ -224,12 +272,15 @@ def pad(host: np.ndarray, size: int) -> tuple:
     return padded, np.arange(size) < n
 
 
-def _place(host: np.ndarray, sharded: bool) -> tuple:
+def _place(host: np.ndarray, sharded: bool, weights=None, buckets: tuple = (BUCKET_BITS, MIN_BUCKET)) -> tuple:
     """Pad ``host`` to its bucket and put it on the devices (split along N over all devices
     when ``sharded``, with ``make_array_from_callback``: under ``jax.distributed`` each
-    process keeps only its own shards)."""
+    process keeps only its own shards). With ``weights`` (N,), the mask is the weights padded
+    with zeros (see :class:`Problem`). ``buckets``: ``(bits, minimum)`` of :func:`bucket_size`."""
     devices = jax.device_count() if sharded else 1
-    padded, mask = pad(host, bucket_size(host.shape[0], devices))
+    padded, mask = pad(host, bucket_size(host.shape[0], devices, *buckets))
+    if weights is not None:
+        mask = np.concatenate([weights, np.zeros(mask.size - weights.size, weights.dtype)])
     if not sharded:
         return jax.device_put(padded), jax.device_put(mask)  # a transfer; jnp.asarray compiles a copy
     mesh = data_mesh()
@@ -241,8 +292,8 @@ def _place(host: np.ndarray, sharded: bool) -> tuple:
     return put(padded), put(mask)
 
 
-def _respec(spec: Spec, shape: tuple, sharded: bool) -> Spec:
-    if tuple(shape) == spec.data_shape and sharded == spec.sharded:
+def _respec(spec: Spec, shape: tuple, sharded: bool, weighted: bool) -> Spec:
+    if tuple(shape) == spec.data_shape and sharded == spec.sharded and weighted == spec.weighted:
         return spec
     return Spec(
         spec.model,
@@ -254,11 +305,22 @@ def _respec(spec: Spec, shape: tuple, sharded: bool) -> Spec:
         spec.dtype,
         spec.hyper_shapes,
         sharded,
+        weighted,
     )
 
 
 @validated("bind")
-def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None = None, **model_kwargs) -> Problem:
+def bind(
+    model,
+    data,
+    *,
+    marginalise: str | None = None,
+    shard_data: bool | None = None,
+    sample_weight=None,
+    bucket_bits: int = BUCKET_BITS,
+    min_bucket: int = MIN_BUCKET,
+    **model_kwargs,
+) -> Problem:
     """Bind ``model`` to ``data`` and its keywords: trace it once, resolve the data-derived
     hyperparameters on the full data, validate and place the data.
 
@@ -269,6 +331,20 @@ def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None
         has a ``marginal`` keyword): the form of the MAP and NUTS objectives.
     :param shard_data: split the data along N over all devices (``None``: when there are
         several and the data have at least ``SHARD_MIN_POINTS`` points).
+    :param sample_weight: ``None`` or (N,) finite weights >= 0, not all 0: each point's
+        log-likelihood term is multiplied by its weight in every driver (EM reads the weighted
+        sufficient statistics; Adam, SVI and NUTS the weighted log density), and the
+        data-derived prior defaults are the weighted ones, so that an integer weight is a
+        repeated point and a weight of 0 a removed one. Needs the analytic form
+        (``marginalise="analytic"``, the default of the built-in models). Weighted problems
+        compile their own programs.
+    :param bucket_bits: the padded data size keeps this many significant binary digits (see
+        :func:`bucket_size`): the default 4 pads by at most 12.5% (8 sizes per doubling of N);
+        1 pads to powers of two (one size per doubling), up to twice the work per pass but far
+        fewer compiled programs when small data sets of many sizes are fitted (cross-validation
+        folds, a grid search). The padding is masked out: the fit does not depend on it.
+    :param min_bucket: the smallest padded size (``MIN_BUCKET`` = 16): all smaller data sets
+        share the programs of this size.
     :param model_kwargs: the model's keywords. Ints, bools and strings select the compiled
         programs (``n_components=4`` and ``n_components=5`` compile separately); floats and
         arrays are passed to the programs as arguments (a new ``weight_concentration`` or new
@@ -285,7 +361,8 @@ def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None
         data = real_array(data, dtype=np.dtype(jnp.result_type(float)))
     structure = inspect_model(model, data, model_kwargs)  # the enumerated form; the model validates the data
     host = np.asarray(data)
-    fit_kwargs = full_data_hyperparameters(model, host, model_kwargs)
+    weights = _check_sample_weight(sample_weight, host, marginalise)
+    fit_kwargs = full_data_hyperparameters(model, host, model_kwargs, weights)
     static = {k: v for k, v in fit_kwargs.items() if _is_static(v)}
     # host arrays (jnp.asarray would compile a conversion per value in a new process)
     hyper = {k: np.asarray(v, dtype=host.dtype) for k, v in fit_kwargs.items() if not _is_static(v)}
@@ -293,10 +370,35 @@ def bind(model, data, *, marginalise: str | None = None, shard_data: bool | None
     if len(observed) != 1:
         raise ValueError(f"model must have exactly one observed sample site; got {observed}")
     sharded = jax.device_count() > 1 and (host.shape[0] >= SHARD_MIN_POINTS if shard_data is None else shard_data)
-    placed, mask = _place(host, sharded)
+    placed, mask = _place(host, sharded, weights, (bucket_bits, min_bucket))
     hyper_shapes = tuple((k, tuple(v.shape), str(v.dtype)) for k, v in sorted(hyper.items()))
-    spec = Spec(model, static, marginalise, structure, observed[0], placed.shape, host.dtype, hyper_shapes, sharded)
-    return Problem(spec, model_kwargs, fit_kwargs, hyper, host, placed, mask)
+    spec = Spec(
+        model, static, marginalise, structure, observed[0], placed.shape, host.dtype, hyper_shapes, sharded, weights is not None
+    )
+    return Problem(spec, model_kwargs, fit_kwargs, hyper, host, placed, mask, weights, (bucket_bits, min_bucket))
+
+
+def _check_sample_weight(sample_weight, data: np.ndarray, marginalise: str):
+    """``sample_weight`` as an (N,) array of the data's dtype, or ``None``; refuses what is not
+    one finite weight >= 0 per point with at least one above 0."""
+    if sample_weight is None:
+        return None
+    if marginalise != "analytic":
+        raise ValueError(
+            "sample_weight needs the analytic form (marginalise='analytic', for a model with a 'marginal' keyword); "
+            f"got marginalise={marginalise!r}"
+        )
+    weights = real_array(sample_weight, "sample_weight", np.float64)
+    if weights.shape != data.shape[:1]:
+        raise ValueError(
+            f"sample_weight must have shape ({data.shape[0]},), one weight per data point; got shape {weights.shape}"
+        )
+    require_finite(weights, "sample_weight")
+    if np.any(weights < 0):
+        raise ValueError(f"sample_weight must be >= 0; got {weights[weights < 0][0]:g} at index {int(np.argmax(weights < 0))}")
+    if not np.any(weights > 0):
+        raise ValueError("sample_weight must hold at least one weight above zero; got all zero")
+    return weights.astype(data.dtype)
 
 
 def as_problem(model, data, model_kwargs: dict, **bind_options) -> Problem:

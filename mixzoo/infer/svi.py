@@ -102,10 +102,10 @@ def fit_svi(
     batch_size = n if batch_size is None else batch_size
     minibatch = batch_size < n
     if minibatch and problem.spec.sharded:
-        problem = problem.with_data(problem.data, shard=False)
+        problem = problem.with_data(problem.data, shard=False, weights=problem.weights)
 
     rng = np.random.default_rng(seed)
-    few = problem.with_data(problem.data[rng.choice(n, min(n, INIT_POINTS), replace=False)])
+    few = problem.subset(rng.choice(n, min(n, INIT_POINTS), replace=False))
     starts, spread = restart_values(few, seed, n_restarts if init is None else 1, "data")
     if init is None:
         scores = np.nan_to_num(score(few, negative_log_joint(few.spec), starts, n / few.n), nan=np.inf)
@@ -177,8 +177,9 @@ def _program(spec, batch_size: int | None, num_steps: int, num_samples: int):
             key_batch, key_eps = jax.random.split(jax.random.fold_in(key_fit, i))
             if batch_size is None:
                 return _negative_elbo(model, variational, data, mask, hyper, key_eps, None)
-            batch = data[jax.random.randint(key_batch, (batch_size,), 0, n)]
-            return _negative_elbo(model, variational, batch, None, hyper, key_eps, n / batch_size)
+            index = jax.random.randint(key_batch, (batch_size,), 0, n)
+            weights = None if mask.dtype == jnp.bool_ else mask[index]  # a weighted problem's weights
+            return _negative_elbo(model, variational, data[index], weights, hyper, key_eps, n / batch_size)
 
         variational = {"loc": spec.unconstrain(start), "log_scale": log_scale}
         carry = (variational, optimiser.init(variational))

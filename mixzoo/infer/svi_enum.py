@@ -60,6 +60,11 @@ def fit_svi_enum(
     if not isinstance(map_result, MAPResult):
         raise TypeError(f"map_result must be a MAPResult from fit_map; got {type(map_result).__name__}")
     problem = map_result.problem
+    if problem.weights is not None:
+        raise ValueError(
+            "map_result must be a fit of a problem bound without sample_weight: fit_svi_enum enumerates the "
+            "assignment, and sample weights need the analytic form"
+        )
     if model is not None and getattr(model, "spec", model) is not problem.model and model is not problem:
         raise ValueError("model must be the model map_result was fitted with (or omitted)")
     if data is not None:

@@ -102,7 +102,7 @@ def loc_scale_priors(data, *, loc_mean, loc_sd, scale_median, scale_log_sd) -> L
 DATA_DERIVED_HYPERPARAMETERS = ("loc_mean", "loc_sd", "scale_median")
 
 
-def default_hyperparameters(data) -> dict:
+def default_hyperparameters(data, weights=None) -> dict:
     """The data-derived defaults of the module docstring as explicit values, computed in
     float64 from concrete data of shape (N,) or (N, D): ``loc_mean`` and ``loc_sd`` and
     ``scale_median`` are floats (1-D data) or arrays of shape (D,).
@@ -110,9 +110,18 @@ def default_hyperparameters(data) -> dict:
     Passing them to a model together with a subset of the data gives the model the priors of
     the full data: this is how the minibatch and sharded drivers keep the priors of the full
     data set while the model only sees a batch (or a padded copy) of it.
+
+    ``weights``: ``None`` or (N,) weights >= 0 (see :func:`mixzoo.bind`'s ``sample_weight``):
+    the weighted mean and standard deviation, so that an integer weight is a repeated point and a
+    zero weight a removed one.
     """
     arr = np.asarray(data, dtype=np.float64)
-    center, spread = arr.mean(axis=0), arr.std(axis=0)
+    if weights is None:
+        center, spread = arr.mean(axis=0), arr.std(axis=0)
+    else:
+        w = np.asarray(weights, dtype=np.float64).reshape((-1,) + (1,) * (arr.ndim - 1))
+        center = np.sum(w * arr, axis=0) / np.sum(w)
+        spread = np.sqrt(np.sum(w * (arr - center) ** 2, axis=0) / np.sum(w))
     spread = np.where(spread > 0, spread, np.max(spread))
     values = {
         "loc_mean": center,
