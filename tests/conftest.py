@@ -42,7 +42,8 @@ XDIST_GROUPS = {
     "test_recovery": "recovery",
     "test_performance": "performance",
     "test_problem": "problem",  # its tests share compiled programs (same model, options and sizes)
-    "test_select": "select",  # the galaxy selection, and the command that repeats it (its programs cached)
+    "test_select": "select",
+    "test_calibration": "calibration",  # its studies share one model's compiled NUTS programs  # the galaxy selection, and the command that repeats it (its programs cached)
 }
 
 
