@@ -86,3 +86,22 @@ def test_ranks_break_ties_uniformly():
     assert counts.size == 10 and counts.min() > 150  # 200 expected per rank
     rank, pit = ranks(np.array([0.5]), np.array([[0.1], [0.7], [0.9]]), rng)
     assert rank[0] == 1 and 0.25 <= pit[0] < 0.5
+
+
+def test_calibrate_script_quick(tmp_path):
+    """scripts/calibrate.py --quick (the code of mixzoo.calibration.cli) on one model's rows,
+    ten simulations each: CALIBRATION.md with a row per driver, plots, the verdicts. NUTS
+    reuses the programs of test_nuts_is_calibrated (same model, options and N)."""
+    from mixzoo.calibration.cli import main
+
+    rows = ["per-component scales)/fit_nuts", "per-component scales)/fit_svi", "per-component scales)/fit_map"]
+    assert main(["--quick", "--simulations", "10", "--rows", *rows, "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "CALIBRATION.md").read_text()
+    table = [line for line in text.splitlines() if line.startswith("| dirichlet_gmm")]
+    assert [line.split(" | ")[1] for line in table] == ["fit_nuts", "fit_svi", "fit_map"]
+    assert "| 10 x 30 |" in table[0] and "seed 0" in text and "wall time" in text
+    assert "calibrated" in table[0].split(" | ")[4] and "NOT" not in table[0]
+    # a point estimate has no posterior width: every truth outside its 90% interval
+    assert "NOT calibrated, no posterior width" in table[2] and "90% coverage 0.00" in table[2]
+    pngs = sorted(p.name for p in (tmp_path / "calibration").iterdir())
+    assert len(pngs) == 6 and all((tmp_path / "calibration" / p).stat().st_size > 1000 for p in pngs)

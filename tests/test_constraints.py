@@ -54,6 +54,7 @@ def _sbc_result():
         pit=pit,
         truth=pit,
         ess=np.full(20, 50.0),
+        all_tied=np.zeros((20, 2), bool),
         divergences=np.zeros(20, int),
         seconds=np.ones(20),
         compile_seconds=0.0,

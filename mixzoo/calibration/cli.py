@@ -40,6 +40,7 @@ def main(argv=None, prog: str = "calibrate.py") -> int:
     (out / "calibration").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results, images = [], {}
+    command = "python scripts/calibrate.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     for label, name, model, driver, kwargs, n_sims in rows(args.quick, args.rows):
         result = sbc(model, driver, n_simulations=args.simulations or n_sims, n_obs=n_obs, seed=args.seed, **kwargs)
         print(f"{label} / {name}\n{result}\n", flush=True)
@@ -50,14 +51,13 @@ def main(argv=None, prog: str = "calibrate.py") -> int:
             plt.close("all")
         results.append((label, name, result))
         images[(label, name)] = paths
-    command = "python scripts/calibrate.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    write_report(
-        results,
-        out / "CALIBRATION.md",
-        command=command.strip(),
-        seed=args.seed,
-        wall_seconds=time.perf_counter() - started,
-        images=images,
-    )
+        write_report(  # after every row: a long study leaves its finished rows
+            results,
+            out / "CALIBRATION.md",
+            command=command.strip(),
+            seed=args.seed,
+            wall_seconds=time.perf_counter() - started,
+            images=images,
+        )
     print(f"wrote {out / 'CALIBRATION.md'}")
     return 0

@@ -58,7 +58,8 @@ class SBCResult:
     for a point estimate); ``divergences`` (n,) NUTS divergences (0 otherwise);
     ``seconds`` (n,) wall time of each simulation (fit, quantities, ranks); ``compile_seconds``
     XLA compilation time during the study; ``wall_seconds`` the whole study;
-    ``n_specs`` distinct problem signatures (1: every fit reused the first fit's programs);
+    ``all_tied`` (n, Q) True where the true value equals every draw (its rank is then pure
+    tie-breaking noise); ``n_specs`` distinct problem signatures (1: every fit reused the first fit's programs);
     ``posterior``: ``"mcmc"`` (thinned by ESS), ``"independent"`` (an approximation's draws)
     or ``"point"`` (a point estimate, ranked among L copies of itself); ``settings``: the model,
     driver, keywords, ``n_obs`` and seed of the study.
@@ -70,6 +71,7 @@ class SBCResult:
     pit: np.ndarray
     truth: np.ndarray
     ess: np.ndarray
+    all_tied: np.ndarray
     divergences: np.ndarray
     seconds: np.ndarray
     compile_seconds: float
@@ -90,23 +92,36 @@ class SBCResult:
         return np.array([uniformity.ecdf_pvalue(self.pit[:, q], seed=q) for q in range(self.pit.shape[1])])
 
     @property
+    def informative(self) -> np.ndarray:
+        """(Q,) bool: quantities whose true value ties with every draw in at most half of the
+        simulations. The others (e.g. the number of active components of a K = 2 mixture with
+        Dirichlet(3) weights: 2 in every truth and every draw) test only the tie-breaking random
+        numbers; they are reported but left out of the verdict."""
+        return np.mean(self.all_tied, axis=0) <= 0.5
+
+    @property
     def calibrated(self) -> bool:
-        """Every p-value >= alpha / Q (Bonferroni over the Q quantities, family-wise level alpha)."""
-        return uniformity.verdict(self.pvalues, self.alpha)
+        """Every informative quantity's p-value >= alpha / Q (Q: the informative quantities;
+        Bonferroni, family-wise level alpha)."""
+        return uniformity.verdict(self.pvalues[self.informative], self.alpha)
 
     def summary(self):
         """A pandas DataFrame, one row per quantity: ``pvalue``, ``pvalue_bonferroni``
         (min(1, Q p)), ``coverage90`` (share of truths inside the central 90% interval; 0.9
-        expected), ``mean_pit`` (0.5 expected: above, the posterior sits below the truth)."""
+        expected), ``mean_pit`` (0.5 expected: above, the posterior sits below the truth),
+        ``all_tied`` (share of simulations whose truth ties with every draw), ``tested``
+        (informative: in the verdict)."""
         import pandas as pd
 
-        p = self.pvalues
+        p, tested = self.pvalues, self.informative
         return pd.DataFrame(
             {
                 "pvalue": p,
-                "pvalue_bonferroni": np.minimum(1.0, p * p.size),
+                "pvalue_bonferroni": np.where(tested, np.minimum(1.0, p * max(1, tested.sum())), np.nan),
                 "coverage90": [uniformity.coverage(self.pit[:, q]) for q in range(p.size)],
                 "mean_pit": self.pit.mean(axis=0),
+                "all_tied": self.all_tied.mean(axis=0),
+                "tested": tested,
             },
             index=pd.Index(self.names, name="quantity"),
         )
@@ -117,7 +132,7 @@ class SBCResult:
             f"SBC of {s['model']} by {s['driver']}: {self.n_simulations} simulations of {s['n_obs']} points, "
             f"ranks among {int(np.median(self.n_draws))} draws (median); "
             f"{'calibrated' if self.calibrated else 'NOT calibrated'} "
-            f"(every p >= {self.alpha:g} / {len(self.names)}: Bonferroni); "
+            f"(every tested p >= {self.alpha:g} / {int(self.informative.sum())}: Bonferroni); "
             f"{self.wall_seconds:.1f} s, {self.compile_seconds:.1f} s compiling"
         )
         return head + "\n" + self.summary().to_string(float_format=lambda v: f"{v:.3f}")
@@ -277,12 +292,13 @@ def sbc(
                 kept, ess = np.repeat(values[0], max_draws, axis=0), np.nan
             rank, pit = ranks(truth[0], kept, rank_rng)
             divergences = int(np.sum(result.info.diverging)) if kind == "mcmc" else 0
-            rows.append((rank, kept.shape[0], pit, truth[0], ess, divergences, time.perf_counter() - tick))
+            tied = np.all(kept == truth[0], axis=0)
+            rows.append((rank, kept.shape[0], pit, truth[0], ess, tied, divergences, time.perf_counter() - tick))
             if bar is not None:
                 bar.update(1)
     if bar is not None:
         bar.close()
-    rank, n_draws, pit, truth, ess, div, secs = (np.array(col) for col in zip(*rows))
+    rank, n_draws, pit, truth, ess, tied, div, secs = (np.array(col) for col in zip(*rows))
     return SBCResult(
         names=names,
         ranks=rank,
@@ -290,6 +306,7 @@ def sbc(
         pit=pit,
         truth=truth,
         ess=ess.astype(float),
+        all_tied=tied,
         divergences=div,
         seconds=secs,
         compile_seconds=clock.seconds,

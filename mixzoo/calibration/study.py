@@ -24,7 +24,7 @@ MODELS = {
 DRIVERS = {
     "fit_nuts": (
         fit_nuts,
-        dict(num_warmup=500, num_samples=500, num_chains=2, chain_method="vectorized"),
+        dict(num_warmup=300, num_samples=300, num_chains=2, chain_method="vectorized"),
         dict(num_warmup=200, num_samples=200, num_chains=1),
         200,
         20,
@@ -51,8 +51,8 @@ EXPECTED = {
 def rows(quick: bool, only=None):
     """(model label, driver name, model, driver, keywords, n_simulations) of the study."""
     out = []
-    for label, (model, kw) in MODELS.items():
-        for name, (driver, full, short, n_full, n_quick) in DRIVERS.items():
+    for name, (driver, full, short, n_full, n_quick) in DRIVERS.items():  # NUTS rows first
+        for label, (model, kw) in MODELS.items():
             key = f"{label}/{name}"
             if only and not any(o in key for o in only):
                 continue
@@ -66,6 +66,7 @@ def verdict_text(result, driver_name: str) -> str:
     """The row's verdict: calibrated or not, and for a failure its size (the 90% intervals'
     coverage, the quantity furthest from uniform)."""
     summary = result.summary()
+    summary = summary[summary["tested"]]
     worst = summary["pvalue"].idxmin()
     cover = summary["coverage90"]
     if result.calibrated:
@@ -90,15 +91,17 @@ def write_report(results: list, path, *, command: str, seed: int, wall_seconds: 
         "hyperparameters and ranks the true value of each label-invariant test quantity among near-independent",
         "posterior draws (NUTS: thinned by ArviZ's ESS; SVI: the guide's draws; MAP: the point estimate).",
         "p-values: the simultaneous ECDF test of Säilynoja, Bürkner and Vehtari (2022) per quantity; the verdict",
-        "rejects calibration when any p-value is below 0.05 / Q (Bonferroni over the Q quantities).",
+        "rejects calibration when any p-value is below 0.05 / Q (Bonferroni over the Q tested quantities; a quantity",
+        "whose truth ties with every draw in most simulations, such as the active count of a K = 2 Dirichlet(3)",
+        "mixture, tests only the tie-breaking random numbers and is reported untested).",
         "Study prior: " + ", ".join(f"{k} = {v}" for k, v in PRIOR.items()) + " (see `mixzoo/calibration/study.py`).",
         "",
         "| model | driver | simulations x N | p-values (quantity: p) | verdict | s / fit | compile s | plots |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for label, name, result in results:
-        p = result.summary()["pvalue"]
-        ps = ", ".join(f"{q}: {v:.3f}" for q, v in p.items())
+        summary = result.summary()
+        ps = ", ".join(f"{q}: {row.pvalue:.3f}" + ("" if row.tested else " (untested: tied)") for q, row in summary.iterrows())
         hist, ecdf = images[(label, name)]
         lines.append(
             f"| {label} | {name} | {result.n_simulations} x {result.settings['n_obs']} | {ps} | "
