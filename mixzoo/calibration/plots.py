@@ -62,7 +62,7 @@ def plot_ranks(result, *, names=None, bins: int | None = None, fig=None):
 def plot_ecdf_difference(result, *, names=None, fig=None):
     """ECDF-difference plots (Säilynoja et al. 2022): ECDF of each quantity's PIT values minus
     the uniform CDF, with ArviZ's simultaneous 95% band (``arviz.plot_ecdf(...,
-    difference=True, confidence_bands=True)``); an ECDF leaving the band rejects uniformity at
+    difference=True, confidence_bands="optimized")``); an ECDF leaving the band rejects uniformity at
     5%. A ∩ shape: the truth sits in the middle of the posterior too often (under-confident);
     ∪: in its tails (over-confident); a slope: bias. Returns the figure."""
     import arviz
@@ -74,7 +74,7 @@ def plot_ecdf_difference(result, *, names=None, fig=None):
     z = uniformity.eval_points(result.n_simulations)
     for ax, q in zip(axes, cols):
         arviz.plot_ecdf(
-            result.pit[:, q], cdf=uniform().cdf, eval_points=z, difference=True, confidence_bands=True, ci_prob=0.95, ax=ax
+            result.pit[:, q], cdf=uniform().cdf, eval_points=z, difference=True, confidence_bands="optimized", ci_prob=0.95, ax=ax
         )
         ax.set_title(f"{result.names[q]} (p = {pvalues[q]:.3f})", fontsize=9)
     fig.suptitle(f"{result.settings['model']} / {result.settings['driver']}: ECDF - uniform", fontsize=10)

@@ -16,6 +16,7 @@ their arguments); so do the log-likelihood quantity's programs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import time
 import warnings
@@ -86,7 +87,7 @@ class SBCResult:
     def n_simulations(self) -> int:
         return int(self.ranks.shape[0])
 
-    @property
+    @functools.cached_property
     def pvalues(self) -> np.ndarray:
         """(Q,) p-values of the simultaneous ECDF test of each quantity's PIT values."""
         return np.array([uniformity.ecdf_pvalue(self.pit[:, q], seed=q) for q in range(self.pit.shape[1])])
