@@ -478,6 +478,35 @@ CONSTRAINTS = {
             "None or the (C, S) log density of the draws", (np.zeros(3), r"lp must be None or an array of shape \(2, 3\)")
         ),
     },
+    # calibration
+    "sbc": {
+        "model": Checked(
+            "a model function such as mixzoo.dirichlet_gmm", ("dirichlet_gmm", r"model must be a callable model function")
+        ),
+        "driver": Checked(
+            "a driver such as fit_nuts, fit_svi or fit_map",
+            ("fit_nuts", r"driver must be a mixzoo driver such as fit_nuts; got str"),
+        ),
+        "n_simulations": Integer(2),
+        "n_obs": Integer(2),
+        "seed": SEED,
+        "quantities": Checked(
+            "None or a dict name -> fn(sites, problem) giving (S,) or (S, m) values",
+            ({"x": 3}, r"quantities must be None or a dict name -> callable; got \{'x': int\}"),
+        ),
+        "max_draws": Integer(1),
+        "fit_overrides": Checked(
+            "None or a dict of model keywords", (["loc_sd"], r"fit_overrides must be None or a dict of model keywords; got list")
+        ),
+        "progress": Boolean(),
+    },
+    "default_quantities": {
+        "sites": Checked(
+            "the site names of a mixzoo mixture's fit (with 'weights' and 'locs')",
+            (["locs"], r"sites must include 'weights' and 'locs' \(a mixzoo mixture\); missing \['weights'\]"),
+            ("locs", r"sites must be the site names of a mixzoo model's fit"),
+        )
+    },
     # data sets
     "available": {},
     "tutorial_data": {},
@@ -565,6 +594,21 @@ CONSTRAINTS = {
         ),
         "criterion": Options("bic", "aic", "icl", None),
         "ax": AX,
+    },
+    "plot_ranks": {
+        "result": Checked("an SBCResult from sbc", ("fit", r"result must be an SBCResult from sbc; got str")),
+        "names": Checked(
+            "None or a non-empty list of the study's quantities", (["nope"], r"names must be None or a non-empty list")
+        ),
+        "bins": AnyOf(NONE, Integer(2), bad=(1, 2.5)),
+        "fig": Checked("None or a matplotlib Figure", ("fig", r"fig must be a matplotlib Figure or None; got str")),
+    },
+    "plot_ecdf_difference": {
+        "result": Checked("an SBCResult from sbc", ("fit", r"result must be an SBCResult from sbc; got str")),
+        "names": Checked(
+            "None or a non-empty list of the study's quantities", (["nope"], r"names must be None or a non-empty list")
+        ),
+        "fig": Checked("None or a matplotlib Figure", ("fig", r"fig must be a matplotlib Figure or None; got str")),
     },
     "plot_training": {
         "result": Checked(

@@ -43,7 +43,8 @@ XDIST_GROUPS = {
     "test_full_gmm_recovery": "full_recovery",  # the simulated and Old Faithful MAP fits, shared by the module's tests
     "test_performance": "performance",
     "test_problem": "problem",  # its tests share compiled programs (same model, options and sizes)
-    "test_select": "select",  # the galaxy selection, and the command that repeats it (its programs cached)
+    "test_select": "select",
+    "test_calibration": "calibration",  # its studies share one model's compiled NUTS programs  # the galaxy selection, and the command that repeats it (its programs cached)
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import mixzoo
 import mixzoo.io
-from mixzoo import datasets, diagnostics, plotting
+from mixzoo import calibration, datasets, diagnostics, plotting
 from mixzoo._constraints import CONSTRAINTS, Checked
 
 X = np.array([0.0, 1.0, 10.0, 11.0, 12.0])
@@ -40,7 +40,30 @@ def fits(tmp_path_factory):
         "idata": diagnostics.to_arviz(nuts),
         "csv": str(folder / "x.csv"),
         "out": str(folder / "out"),
+        "sbc": _sbc_result(),
     }
+
+
+def _sbc_result():
+    """A calibration result built from its arrays (no fits): what the plots are given."""
+    rng = np.random.default_rng(0)
+    pit = rng.uniform(size=(20, 2))
+    return calibration.SBCResult(
+        names=["a", "b"],
+        ranks=(pit * 10).astype(int),
+        n_draws=np.full(20, 9),
+        pit=pit,
+        truth=pit,
+        ess=np.full(20, 50.0),
+        all_tied=np.zeros((20, 2), bool),
+        divergences=np.zeros(20, int),
+        seconds=np.ones(20),
+        compile_seconds=0.0,
+        wall_seconds=20.0,
+        n_specs=1,
+        posterior="mcmc",
+        settings={"model": "m", "driver": "d"},
+    )
 
 
 def _callers(f):
@@ -89,6 +112,10 @@ def _callers(f):
         "plot_cluster_counts": (plotting.plot_cluster_counts, {"z": Z}),
         "plot_training": (plotting.plot_training, {"result": f["map"]}),
         "plot_selection": (plotting.plot_selection, {"selection": f["selection"]}),
+        "sbc": (calibration.sbc, {"model": mixzoo.dirichlet_gmm, "n_simulations": 2, "n_obs": 5}),
+        "default_quantities": (calibration.default_quantities, {"sites": ["weights", "locs", "scales"]}),
+        "plot_ranks": (calibration.plot_ranks, {"result": f["sbc"]}),
+        "plot_ecdf_difference": (calibration.plot_ecdf_difference, {"result": f["sbc"]}),
     }
     return {
         **{m: (getattr(mixzoo, m), None, model_call[m]) for m in model_call},
@@ -146,18 +173,21 @@ PUBLIC = {
         for d in ("load", "seed_000", "seed_001", "seed_004", "available", "tutorial_data", "true_log_density")
     },
     "relabel_permutations": ("mixzoo.diagnostics", "relabel_permutations"),
+    **{c: ("mixzoo.calibration", c) for c in ("sbc", "default_quantities", "plot_ranks", "plot_ecdf_difference")},
     **{f: ("mixzoo.io", f) for f in ("read_csv", "load_data", "check_output_free", "atomic_output_dir")},
 }
 
 
 def test_every_public_function_has_a_table():
     assert set(PUBLIC) == set(CONSTRAINTS)
-    exported = set(mixzoo.__all__) | set(diagnostics.__all__) | {n for n in dir(plotting) if n.startswith("plot_")}
-    functions = {
-        n
-        for n in exported
-        if inspect.isfunction(getattr(mixzoo, n, None) or getattr(diagnostics, n, None) or getattr(plotting, n, None))
-    }
+    exported = (
+        set(mixzoo.__all__)
+        | set(diagnostics.__all__)
+        | set(calibration.__all__)
+        | {n for n in dir(plotting) if n.startswith("plot_")}
+    )
+    modules = (mixzoo, diagnostics, plotting, calibration)
+    functions = {n for n in exported if any(inspect.isfunction(getattr(m, n, None)) for m in modules)}
     for module in (datasets, mixzoo.io):
         functions |= {
             n

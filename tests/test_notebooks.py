@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
 NOTEBOOKS = sorted(TUTORIALS.glob("*.ipynb"))
-#: The tutorials (issue 5; 06: issue 19; 07: issue 16); a notebook missing from tutorials/ fails the suite.
+#: The tutorials (issue 5; 06: issue 19; 07: issue 16; 08: issue 18); a notebook missing from tutorials/ fails the suite.
 EXPECTED = {
     "01_finite_gmm.ipynb",
     "02_enumeration_map_nuts.ipynb",
@@ -21,6 +21,7 @@ EXPECTED = {
     "05_real_data.ipynb",
     "06_full_covariance.ipynb",  # issue 19
     "07_sklearn_estimator.ipynb",  # issue 16: the scikit-learn estimator next to BayesianGaussianMixture
+    "08_calibration.ipynb",  # issue 18: simulation-based calibration of your own prior and model
 }
 MAX_BYTES = 3_000_000
 
