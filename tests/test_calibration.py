@@ -7,7 +7,7 @@ each model's simulations share one set of compiled programs (one problem signatu
 import numpy as np
 import pytest
 
-from mixzoo import diag_gmm, dirichlet_gmm, dp_gmm, fit_nuts
+from mixzoo import diag_gmm, dirichlet_gmm, dp_gmm, fit_nuts, full_gmm
 from mixzoo.calibration import plot_ecdf_difference, plot_ranks, sbc
 from mixzoo.calibration.ranks import ranks
 from mixzoo.calibration.uniformity import ecdf_pvalue, verdict
@@ -22,6 +22,7 @@ CASES = {
     "dirichlet_per_component": (dirichlet_gmm, dict(n_components=2, weight_concentration=3.0)),
     "dp": (dp_gmm, dict(truncation=4)),
     "diag_2d": (diag_gmm, dict(n_components=2, n_dims=2, weight_concentration=3.0)),
+    "full_2d": (full_gmm, dict(n_components=2, n_dims=2, weight_concentration=3.0)),
 }
 
 
