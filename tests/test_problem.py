@@ -173,16 +173,18 @@ def test_new_data_rules_are_not_training_rules():
 @pytest.mark.parametrize("target", [0.8, 0.95])
 def test_nuts_matches_numpyro_mcmc(target):
     """fit_nuts runs NumPyro's chains: same initial values and, over a short run, the same
-    leapfrog counts as MCMC(NUTS(model, init_strategy=init_to_median), chain_method="vectorized")
+    leapfrog counts as MCMC(NUTS(model, init_strategy=init_to_host_median), chain_method="vectorized")
     on the same seed, up to float rounding (N = 80: no padding), for the default and another
     target acceptance probability (the adaptation must use the one given)."""
     import jax
-    from numpyro.infer import MCMC, NUTS, init_to_median
+    from numpyro.infer import MCMC, NUTS
+
+    from mixzoo.infer._host_draws import init_to_host_median
 
     x = GALAXY[:80]
     post = fit_nuts(dirichlet_gmm, x, n_components=2, num_warmup=20, num_samples=10, num_chains=2, target_accept_prob=target)
     mcmc = MCMC(
-        NUTS(dirichlet_gmm, init_strategy=init_to_median, target_accept_prob=target),
+        NUTS(dirichlet_gmm, init_strategy=init_to_host_median, target_accept_prob=target),
         num_warmup=20,
         num_samples=10,
         num_chains=2,

@@ -10,11 +10,14 @@ NumPy counterpart here fall back to their own JAX sampler.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
+from numpyro.distributions.transforms import biject_to
 
 
 def _dirichlet(rng, concentration, size):
@@ -80,3 +83,22 @@ def host_sample(fn, seed, sample_shape=()):
         return _interior(np.asarray(sampler(rng, *aligned, size=batch + shape), dtype=dtype), base.support)
 
     return jax.pure_callback(draw, jax.ShapeDtypeStruct(shape, dtype), seed, *params, vmap_method="expand_dims")
+
+
+def init_to_host_median(site=None, num_samples: int = 15):
+    """NumPyro's ``init_to_median`` with the prior draws made by NumPy (:func:`host_sample`):
+    the median, in unconstrained space, of ``num_samples`` prior draws of each latent site. The
+    same strategy as NumPyro's, without compiling JAX's rejection samplers (Gamma, Beta,
+    Dirichlet) into the program that starts the chains; usable as ``NUTS(model,
+    init_strategy=init_to_host_median)``. The site's ``rng_key`` seeds the draws."""
+    if site is None:
+        return partial(init_to_host_median, num_samples=num_samples)
+    if site["type"] != "sample" or site["is_observed"] or site["fn"].support.is_discrete:
+        return None
+    if site["value"] is not None:
+        return site["value"]
+    key = jnp.asarray(site["kwargs"]["rng_key"], dtype=jnp.uint32)
+    seed = jnp.concatenate([key, key])  # a raw key for the JAX fallback, four words for NumPy
+    samples = host_sample(site["fn"], seed, (num_samples,) + tuple(site["kwargs"].get("sample_shape", ())))
+    transform = biject_to(site["fn"].support)
+    return transform(jnp.median(transform.inv(samples), axis=0))

@@ -20,12 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec
-from numpyro.infer import init_to_median, init_to_value
+from numpyro.infer import init_to_value
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import initialize_model, potential_energy
 
 from .._constraints import validated
 from . import _programs
+from ._host_draws import init_to_host_median
 from ._structure import fitted_sites
 from .map import MAPResult
 from .problem import Problem, as_problem
@@ -195,7 +196,7 @@ def _potential_gen(spec):
 
 def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_depth: int, chunk: int, chain_method: str):
     """``start(keys, values, data, mask, hyper, target_accept_prob) -> state`` (all chains
-    initialised as ``MCMC(NUTS(...))`` does: ``initialize_model`` with ``init_to_median``, or
+    initialised as ``MCMC(NUTS(...))`` does: ``initialize_model`` with ``init_to_host_median``, or
     ``init_to_value`` at ``values``, or the per-chain ``values`` as initial parameters),
     ``advance(state, data, mask, hyper, target_accept_prob) -> (state, (z, fields))`` (``chunk`` transitions, the
     draws (C, chunk, ...) unconstrained) and ``finish(z, data, hyper)`` (constrained global
@@ -232,7 +233,7 @@ def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_de
         if mode == "params":
             z = jax.vmap(spec.unconstrain)(values)
         else:
-            strategy = init_to_median if mode == "median" else init_to_value(values=values)
+            strategy = init_to_host_median if mode == "median" else init_to_value(values=values)
             z = initialize_model(rng_key_init, model, model_args=args, dynamic_args=True, init_strategy=strategy)[0]
         init_kernel, _ = kernels()
         one = lambda chain, shared: init_chain(init_kernel, *chain, shared[:3], shared[3])  # noqa: E731
