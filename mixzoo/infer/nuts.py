@@ -1,10 +1,11 @@
 """Collapsed NUTS: the assignment is summed out (analytically or by enumeration), the globals are sampled.
 
 The sampler is NumPyro's NUTS (``numpyro.infer.hmc.hmc(algo="NUTS")``: the same kernel, the
-same initialisation by ``initialize_model`` and the same random streams as
-``MCMC(NUTS(model), chain_method="vectorized")``), run as two programs compiled once per
-problem signature and sampler options: the initialisation of all chains, and a chunk of
-transitions (a ``lax.scan``) called repeatedly. Data, hyperparameters, initial values, the
+same initial values and the same random streams as ``MCMC(NUTS(model,
+init_strategy=init_to_host_median), chain_method="vectorized")``: NumPyro's prior-median start
+with NumPy's prior draws), run as programs compiled once per problem signature and sampler
+options: the prior medians, the initialisation of all chains, and a chunk of transitions (a
+``lax.scan``) called repeatedly. Data, hyperparameters, initial values, the
 target acceptance probability and the seed are arguments, so a refit on new data of the same
 size compiles nothing; between chunks Python shows the progress bar and Ctrl-C takes effect.
 """
@@ -20,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec
+from numpyro import handlers
 from numpyro.infer import init_to_value
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import initialize_model, potential_energy
@@ -117,8 +119,10 @@ def fit_nuts(
     )
     spec, structure = problem.spec, problem.structure
 
+    key = jax.random.PRNGKey(seed)
+    keys = jax.random.split(key, num_chains) if num_chains > 1 else key[None]
     if init is None:
-        mode, values = "median", {}
+        mode, values = "params", _prior_medians(spec, num_chains)(keys, problem.placed, problem.mask, problem.hyper)
     elif isinstance(init, MAPResult):
         mode, values = "value", {s: np.asarray(init.params[s]) for s in structure.global_sites}
     elif isinstance(init, dict):
@@ -140,8 +144,6 @@ def fit_nuts(
     chunk = math.gcd(num_warmup, num_samples, -(-total // CHUNKS))
     start, advance, finish = _programs_for(spec, mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
     data_args = (problem.placed, problem.mask, problem.hyper)
-    key = jax.random.PRNGKey(seed)
-    keys = jax.random.split(key, num_chains) if num_chains > 1 else key[None]
     target = np.float32(target_accept_prob)
     state = start(keys, values, *data_args, target)
     draws, stats = [], []
@@ -194,10 +196,32 @@ def _potential_gen(spec):
     return lambda *args: partial(potential_energy, model, args, {}, enum=enum)
 
 
+def _prior_medians(spec, num_chains: int):
+    """``medians(keys, data, mask, hyper)`` -> site name -> (C, ...): each chain's start as
+    ``MCMC(NUTS(model, init_strategy=init_to_host_median))`` draws it (the model traced with
+    the chain's first initialisation key, as ``initialize_model`` does). A program of its own:
+    the host draws' callback keeps it out of JAX's persistent cache, and it is small; the
+    program that starts the chains from these values is cached."""
+    model = spec.model_fn(spec.objective_form)
+    sites = spec.structure.global_sites
+
+    def medians(keys, data, mask, hyper):
+        def one(key):
+            init_key = jax.random.split(jax.random.split(key)[1])[1]
+            seeded = handlers.substitute(handlers.seed(model, init_key), substitute_fn=init_to_host_median)
+            tr = handlers.trace(seeded).get_trace(data, mask, hyper)
+            return {s: tr[s]["value"] for s in sites}
+
+        return jax.lax.map(one, keys)  # one host call per chain (a vmapped call would draw for all chains at once)
+
+    return _programs.jitted((spec, "nuts_median", num_chains), medians)
+
+
 def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_depth: int, chunk: int, chain_method: str):
     """``start(keys, values, data, mask, hyper, target_accept_prob) -> state`` (all chains
-    initialised as ``MCMC(NUTS(...))`` does: ``initialize_model`` with ``init_to_host_median``, or
-    ``init_to_value`` at ``values``, or the per-chain ``values`` as initial parameters),
+    initialised as ``MCMC(NUTS(...))`` does: ``initialize_model`` with ``init_to_value`` at
+    ``values`` (mode ``"value"``), or the per-chain ``values`` as initial parameters (mode
+    ``"params"``, also the prior medians of :func:`_prior_medians`)),
     ``advance(state, data, mask, hyper, target_accept_prob) -> (state, (z, fields))`` (``chunk`` transitions, the
     draws (C, chunk, ...) unconstrained) and ``finish(z, data, hyper)`` (constrained global
     and deterministic sites of draws with a leading axis)."""
@@ -233,7 +257,7 @@ def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_de
         if mode == "params":
             z = jax.vmap(spec.unconstrain)(values)
         else:
-            strategy = init_to_host_median if mode == "median" else init_to_value(values=values)
+            strategy = init_to_value(values=values)
             z = initialize_model(rng_key_init, model, model_args=args, dynamic_args=True, init_strategy=strategy)[0]
         init_kernel, _ = kernels()
         one = lambda chain, shared: init_chain(init_kernel, *chain, shared[:3], shared[3])  # noqa: E731
@@ -291,14 +315,18 @@ def _over_chains(fn, chain_method: str):
     vmapped chain axis merely sharded over the devices would keep one SPMD program whose NUTS
     loops wait for every device at every iteration: measured 4x slower than one device.)"""
     one_by_one = lambda chain, shared: jax.lax.map(lambda c: fn(c, shared), chain)  # noqa: E731
+
+    def single(chain, shared):  # one chain: traced unbatched (vmap's batching of NUTS's loops takes seconds)
+        out = fn(jax.tree_util.tree_map(lambda v: v[0], chain), shared)
+        return jax.tree_util.tree_map(lambda v: v[None], out)
+
     if chain_method == "sequential":
         return one_by_one
     if chain_method == "vectorized":
-        return jax.vmap(fn, in_axes=(0, None))
+        return lambda chain, shared: (single if _count(chain) == 1 else jax.vmap(fn, in_axes=(0, None)))(chain, shared)
 
     def parallel(chain, shared):
-        n = jax.tree_util.tree_leaves(chain)[0].shape[0]
-        devices = chain_devices(n)
+        devices = chain_devices(_count(chain))
         if devices == 1:
             return one_by_one(chain, shared)
         mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:devices]), ("chains",))
@@ -311,3 +339,8 @@ def _over_chains(fn, chain_method: str):
         )(chain, shared)
 
     return parallel
+
+
+def _count(chain) -> int:
+    """The number of chains: the leading axis of the per-chain pytree."""
+    return jax.tree_util.tree_leaves(chain)[0].shape[0]
