@@ -39,7 +39,14 @@ def add_option(parser: argparse.ArgumentParser, flag: str, function: str, argume
     return action
 
 
-def add_data_options(parser: argparse.ArgumentParser, default_data: str = "galaxy") -> None:
+#: The help of ``--model`` (a command may give its own, e.g. when it has another default).
+MODEL_HELP = (
+    "mixture model (default: dp_gmm for 1-D data, dirichlet_gmm with --components; diag_gmm for several "
+    "columns, dp_gmm with --truncation; full_gmm: full covariances, 2 or more columns, its DP form with --truncation)"
+)
+
+
+def add_data_options(parser: argparse.ArgumentParser, default_data: str = "galaxy", model_help: str = MODEL_HELP) -> None:
     sets = "; ".join(f"{name}: {text}" for name, text in available().items())
     parser.add_argument(
         "--data",
@@ -55,8 +62,7 @@ def add_data_options(parser: argparse.ArgumentParser, default_data: str = "galax
     parser.add_argument(
         "--model",
         choices=sorted(MODEL_NAMES),
-        help="mixture model (default: dp_gmm for 1-D data, dirichlet_gmm with --components; diag_gmm for several "
-        "columns, dp_gmm with --truncation; full_gmm: full covariances, 2 or more columns, its DP form with --truncation)",
+        help=model_help,
     )
     add_option(
         parser,

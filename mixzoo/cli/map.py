@@ -36,7 +36,11 @@ PROG = "mixzoo map"
 
 def build_parser(prog: str = PROG) -> _common.Parser:
     parser = _common.Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _common.add_data_options(parser)
+    _common.add_data_options(
+        parser,
+        model_help="mixture model (default: K chosen by --criterion among finite mixtures, see above; dp_gmm and the "
+        "others fit the given --components or --truncation)",
+    )
     _common.add_option(
         parser, "--restarts", "fit_map", "n_restarts", "number of initialisations scored (default 100)", default=100
     )
@@ -63,10 +67,6 @@ def build_parser(prog: str = PROG) -> _common.Parser:
         choices=["bic", "aic", "icl"],
         default="bic",
         help="information criterion that chooses K when no --model or --components is given (default bic)",
-    )
-    parser._option_string_actions["--model"].help = (
-        "mixture model (default: K chosen by --criterion among finite mixtures, see above; dp_gmm and the "
-        "others fit the given --components or --truncation)"
     )
     return parser
 
