@@ -60,7 +60,7 @@ def pytest_collection_modifyitems(config, items):
         if module == "test_sklearn" and callspec is not None and "estimator" in callspec.params:
             # scikit-learn's checks of one estimator on one worker: they fit the same shapes again and again
             estimator = callspec.params["estimator"]
-            group = f"sklearn_{estimator.weight_prior}_{estimator.inference}"
+            group = f"sklearn_{estimator.weight_prior}_{estimator.inference}_{estimator.covariance_type}"
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
 
