@@ -44,6 +44,7 @@ XDIST_GROUPS = {
     "test_performance": "performance",
     "test_problem": "problem",  # its tests share compiled programs (same model, options and sizes)
     "test_select": "select",
+    "test_sklearn_full": "sklearn_full",  # the module's Old Faithful, SVI and NUTS fits (module fixtures)
     "test_calibration": "calibration",  # its studies share one model's compiled NUTS programs  # the galaxy selection, and the command that repeats it (its programs cached)
 }
 
