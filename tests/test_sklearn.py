@@ -51,8 +51,8 @@ CHECKED = [MixzooGaussianMixture(weight_prior=p, **TINY[i]) for i in ("map", "sv
 #: their own, see the module docstring; the DP's took 2.7 times as long: its EM on the integer
 #: data of check_estimators_dtypes, 20 points of 5 features, runs minutes). The checks' data sets
 #: with too few samples for full_gmm (20 samples of 3 to 10 features) fit diagonal covariances
-#: with a DiagonalFallbackWarning (tested in tests/test_sklearn_full.py); those of 2 features
-#: (make_blobs, 30 samples) fit full ones.
+#: with a DiagonalFallbackWarning (tested in tests/test_sklearn_full.py); the others (21 to 149
+#: samples of 2 to 4 features, or fewer components) fit full ones: 19 of the checks' 40 fits.
 CHECKED.append(MixzooGaussianMixture(covariance_type="full", **TINY["map"]))
 
 #: scikit-learn's checks our estimator is excused from: only those scikit-learn excuses its own
