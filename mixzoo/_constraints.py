@@ -129,10 +129,12 @@ class Number(Rule):
 class Options(Rule):
     """One of a fixed set of values (compared with ``==``, type-exact for bools and None)."""
 
-    def __init__(self, *values, labels: dict | None = None, bad=("nope",)):
+    def __init__(self, *values, labels: dict | None = None, bad=("nope",), note: str | None = None):
         self.values = values
         words = [f"{v!r}" + (f" ({labels[v]})" if labels and v in labels else "") for v in values]
         self.text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+        if note:
+            self.text += f" ({note})"
         self.bad = tuple(bad)
 
     def check(self, name, value):
@@ -629,13 +631,15 @@ ESTIMATOR_PARAMETERS = {
     "weight_prior": Options("dirichlet", "dirichlet_process", bad=("dp", 1)),
     "covariance_type": Options(
         "diag",
-        labels={"diag": "diagonal covariances, the only type so far: 'full' comes with a later model"},
-        bad=("full", "spherical"),
+        "full",
+        note="scikit-learn's 'tied' and 'spherical' are not supported",
+        bad=("tied", "spherical", 1),
     ),
     "inference": Options("map", "svi", "nuts", bad=("mcmc", None)),
     "weight_concentration": _OPTIONAL_POSITIVE,
     "concentration_shape": _OPTIONAL_POSITIVE,
     "concentration_rate": _OPTIONAL_POSITIVE,
+    "corr_concentration": _OPTIONAL_POSITIVE,
     **{name: _PRIORS[name] for name in ("loc_mean", "loc_sd", "scale_median", "scale_log_sd")},
     "n_restarts": AnyOf(NONE, Integer(1), bad=(0, 2.5)),
     "n_best": AnyOf(NONE, Integer(1), bad=(0, 2.5)),

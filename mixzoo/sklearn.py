@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import warnings
 
 import numpy as np
 
@@ -26,7 +27,14 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
     raise ImportError("mixzoo.sklearn needs scikit-learn: pip install 'mixzoo[sklearn]'") from exc
 
 from ._constraints import ESTIMATOR_PARAMETERS, MAX_SEED, check_arguments
-from ._mixture_numpy import components, mean_responsibilities, merge_rows, predictive_log_density, predictive_sample
+from ._mixture_numpy import (
+    components,
+    mean_responsibilities,
+    merge_rows,
+    precision_cholesky,
+    predictive_log_density,
+    predictive_sample,
+)
 
 #: The model hyperparameters each weight prior takes (the others belong to the other prior).
 PRIOR_HYPERPARAMETERS = {
@@ -54,8 +62,13 @@ SMALL_ROWS = 128
 SVI_SETTLED = 1e-3
 
 
+class DiagonalFallbackWarning(UserWarning):
+    """``covariance_type="full"`` fitted diagonal covariances: too few distinct samples for
+    ``full_gmm`` (see :class:`MixzooGaussianMixture`)."""
+
+
 class MixzooGaussianMixture(DensityMixin, BaseEstimator):
-    """Bayesian Gaussian mixture with diagonal covariances, fitted by mixzoo's MAP (EM), SVI or NUTS.
+    """Bayesian Gaussian mixture with diagonal or full covariances, fitted by mixzoo's MAP (EM), SVI or NUTS.
 
     The name says whose model it is: scikit-learn's ``BayesianGaussianMixture`` is a
     variational fit of another prior (Normal-Wishart components, its own weight priors), and a
@@ -64,11 +77,32 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
     :mod:`mixzoo.models._common`) and the drivers of :mod:`mixzoo.infer`:
 
     * ``weight_prior="dirichlet"``: a finite mixture with Dirichlet weights,
-      :func:`mixzoo.dirichlet_gmm` on one feature and :func:`mixzoo.diag_gmm` on several;
+      :func:`mixzoo.dirichlet_gmm` on one feature and :func:`mixzoo.diag_gmm` (or, with
+      ``covariance_type="full"``, :func:`mixzoo.full_gmm`) on several;
     * ``weight_prior="dirichlet_process"``: :func:`mixzoo.dp_gmm` truncated at
-      ``n_components`` (one feature or several). With ``n_components=1`` both priors are the
-      same single Gaussian (a DP truncated at one component has no sticks): the finite model
-      fits it.
+      ``n_components`` (one feature or several; ``covariance_type="full"`` on several:
+      :func:`mixzoo.full_gmm` with ``weights_prior="dp"``). With ``n_components=1`` both
+      priors are the same single Gaussian (a DP truncated at one component has no sticks): the
+      finite model fits it.
+
+    ``covariance_type="full"`` (per-component covariances from per-feature LogNormal scales and
+    an LKJ correlation factor, ``full_gmm``) follows scikit-learn's ``GaussianMixture`` on
+    small data, which fits any ``n_samples >= n_components`` (its ``reg_covar`` keeps the
+    covariances invertible):
+
+    * one feature: a full covariance is one variance, the 1-D model fits it exactly and
+      ``covariances_`` has shape (K, 1, 1);
+    * fewer distinct samples (with a positive weight) than ``full_gmm`` takes (its number of
+      free parameters, (K - 1) + 2 K D + K D (D - 1) / 2; for the Dirichlet process those of
+      one component, D (D + 3) / 2; :func:`mixzoo.models.full_gmm.min_points`), which
+      scikit-learn's checks fit (e.g. 20 samples of 5 or 10 features): ``full_gmm`` refuses
+      them, with reason: with D >= 3 a component on m points, 3 <= m <= D, has an unbounded
+      posterior density (its covariance shrinks onto their span: the likelihood grows as
+      det(R)^(-m/2), the LKJ density falls only as det(R)^(corr_concentration - 1)). The fit
+      falls back to diagonal covariances (the full model with its correlations at 0, whose
+      posterior the LogNormal scale prior bounds), returns them as diagonal (K, D, D)
+      matrices and says so with a :class:`DiagonalFallbackWarning` naming n_samples and the
+      rule; ``bic`` and ``aic`` then count diagonal parameters.
 
     ``inference``: ``"map"`` (:func:`mixzoo.fit_map`, EM: a point estimate, the fitted
     attributes are its values), ``"svi"`` (:func:`mixzoo.fit_svi`: mean-field posterior draws)
@@ -84,11 +118,14 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
 
     :param n_components: K (the truncation T of the Dirichlet process).
     :param weight_prior: ``"dirichlet"`` or ``"dirichlet_process"``.
-    :param covariance_type: ``"diag"`` (the only one so far).
+    :param covariance_type: ``"diag"`` or ``"full"`` (scikit-learn's ``"tied"`` and
+        ``"spherical"`` are not supported).
     :param inference: ``"map"``, ``"svi"`` or ``"nuts"``.
     :param weight_concentration: Dirichlet concentration (``"dirichlet"`` only; model default 1).
     :param concentration_shape, concentration_rate: Gamma prior of the DP concentration
         (``"dirichlet_process"`` only; model defaults 1, 1).
+    :param corr_concentration: LKJ concentration of the correlations (``"full"`` only; model
+        default 2; unused where the fit has no correlations: one feature, or the fallback).
     :param loc_mean, loc_sd, scale_median, scale_log_sd: component priors in data units, a
         number or one per feature (model defaults: derived from the data's weighted mean and
         spread).
@@ -123,7 +160,11 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
     components and features.
 
     Fitted attributes: ``weights_`` (K,), ``means_`` (K, n_features), ``covariances_`` (K,
-    n_features) (scikit-learn's shapes for ``covariance_type="diag"``); ``n_iter_`` (EM
+    n_features) for ``covariance_type="diag"``, (K, n_features, n_features) for ``"full"``,
+    ``precisions_cholesky_`` and ``precisions_`` (the same shapes; scikit-learn's definitions,
+    from ``covariances_``: for ``"full"`` the upper-triangular P = L^-T of the Cholesky factor L
+    of each covariance, P P^T its inverse; for ``"diag"`` 1 / sqrt(covariances_) and
+    1 / covariances_); ``n_iter_`` (EM
     iterations; SVI steps; NUTS transitions per chain), ``converged_`` (EM met ``tol``; SVI's or
     Adam's loss settled, see ``SVI_SETTLED``; NUTS: no divergence and every R-hat of the relabelled
     component parameters below 1.01), ``lower_bound_`` (the log posterior at the MAP, up to its
@@ -131,11 +172,13 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
     has no bound), ``lower_bounds_`` (per iteration or step; MAP and SVI),
     ``n_features_in_``, ``feature_names_in_`` (when ``X`` is a DataFrame), ``result_`` (the
     :class:`mixzoo.infer.Result`) and, for SVI and NUTS, ``posterior_draws_`` (``weights``
-    (S, K), ``means`` and ``covariances`` (S, K, n_features)).
+    (S, K), ``means`` (S, K, n_features), ``covariances`` (S, K, n_features) or, ``"full"``,
+    (S, K, n_features, n_features)); with draws, ``covariances_`` is their posterior mean and
+    the precisions are its inverse's (not the posterior mean of the precisions).
 
-    Predictions are computed in NumPy (float64) from the fitted values or draws: no program is
-    compiled after the fit, and a point's prediction does not depend on the other points
-    given with it.
+    Predictions are computed in NumPy (float64) from the fitted values or draws (full
+    covariances through their Cholesky factors, no inverse): no program is compiled after the
+    fit, and a point's prediction does not depend on the other points given with it.
     """
 
     def __init__(
@@ -148,6 +191,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         weight_concentration=None,
         concentration_shape=None,
         concentration_rate=None,
+        corr_concentration=None,
         loc_mean=None,
         loc_sd=None,
         scale_median=None,
@@ -178,6 +222,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         self.weight_concentration = weight_concentration
         self.concentration_shape = concentration_shape
         self.concentration_rate = concentration_rate
+        self.corr_concentration = corr_concentration
         self.loc_mean = loc_mean
         self.loc_sd = loc_sd
         self.scale_median = scale_median
@@ -214,6 +259,11 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
                 f"{given[0]} belongs to the other weight prior: weight_prior={prior!r} takes "
                 f"{' and '.join(PRIOR_HYPERPARAMETERS[prior])}; got {given[0]}={params[given[0]]!r}"
             )
+        if params["covariance_type"] == "diag" and params["corr_concentration"] is not None:
+            raise ValueError(
+                "corr_concentration belongs to covariance_type='full' (the LKJ prior of the correlations); "
+                f"covariance_type='diag' has no correlations; got corr_concentration={params['corr_concentration']!r}"
+            )
         return params
 
     def fit(self, X, y=None, sample_weight=None):
@@ -236,7 +286,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError(
                 f"X must hold at least 2 distinct samples with a positive weight; got {rows.shape[0]} (n_samples = {X.shape[0]})"
             )
-        model, model_kwargs = self._model(params, rows.shape[1])
+        model, model_kwargs = self._model(params, rows.shape[0], rows.shape[1])
         data = rows[:, 0] if rows.shape[1] == 1 else rows
         inference = params["inference"]
         problem = mixzoo.bind(
@@ -264,11 +314,28 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         self.result_ = result
         return self
 
-    def _model(self, params: dict, n_features: int):
-        """The model function and its keywords for ``n_features`` features."""
-        from .models import diag_gmm, dirichlet_gmm, dp_gmm
+    def _model(self, params: dict, n_rows: int, n_features: int):
+        """The model function and its keywords for ``n_rows`` distinct rows of ``n_features``
+        features; sets ``_full_fit`` (the fit has correlations: ``full_gmm``)."""
+        from .models import diag_gmm, dirichlet_gmm, dp_gmm, full_gmm
+        from .models.full_gmm import min_points
 
         k = params["n_components"]
+        dp = params["weight_prior"] == "dirichlet_process" and k > 1
+        self._full_fit = params["covariance_type"] == "full" and n_features > 1
+        if self._full_fit:
+            needed = min_points(k, n_features, "dp" if dp else "dirichlet")
+            if n_rows < needed:
+                self._full_fit = False
+                rule = "one component of the DP: D (D + 3) / 2" if dp else "(K - 1) + 2 K D + K D (D - 1) / 2"
+                warnings.warn(
+                    f"covariance_type='full' needs n_samples >= {needed} distinct samples with a positive weight for "
+                    f"n_components={k} and {n_features} features (full_gmm's rule: at least its free parameters, {rule}); "
+                    f"got n_samples = {n_rows}: fitted diagonal covariances instead (covariances_ holds them as diagonal "
+                    "matrices)",
+                    DiagonalFallbackWarning,
+                    stacklevel=3,
+                )
         kwargs = {}
         for name in LOC_SCALE_HYPERPARAMETERS:
             value = params[name]
@@ -276,18 +343,28 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
                 value = float(np.reshape(value, -1)[0])  # one feature: the 1-D models take numbers
             if value is not None:
                 kwargs[name] = value
-        if params["weight_prior"] == "dirichlet_process" and k > 1:
-            kwargs.update(truncation=k)
+        if self._full_fit and params["corr_concentration"] is not None:
+            kwargs["corr_concentration"] = float(params["corr_concentration"])
+        if dp:
             kwargs.update({p: float(params[p]) for p in PRIOR_HYPERPARAMETERS["dirichlet_process"] if params[p] is not None})
-            return dp_gmm, kwargs
+            if self._full_fit:
+                return full_gmm, dict(kwargs, n_components=k, weights_prior="dp")
+            return dp_gmm, dict(kwargs, truncation=k)
         kwargs.update(n_components=k)
         if params["weight_concentration"] is not None:
             kwargs["weight_concentration"] = float(params["weight_concentration"])
-        return (dirichlet_gmm if n_features == 1 else diag_gmm), kwargs
+        return (full_gmm if self._full_fit else dirichlet_gmm if n_features == 1 else diag_gmm), kwargs
+
+    def _set_precisions(self) -> None:
+        """scikit-learn's ``precisions_cholesky_`` and ``precisions_`` of ``covariances_``."""
+        self.precisions_cholesky_ = precision_cholesky(self.covariances_)
+        p = self.precisions_cholesky_
+        self.precisions_ = p**2 if p.ndim == 2 else np.einsum("kij,klj->kil", p, p)
 
     def _set_point(self, result) -> None:
-        weights, means, variances = components(result.params, self.n_features_in_)
-        self.weights_, self.means_, self.covariances_ = weights, means, variances
+        full = self.covariance_type == "full"
+        self.weights_, self.means_, self.covariances_ = components(result.params, self.n_features_in_, full=full)
+        self._set_precisions()
         info = result.info
         self.n_iter_ = int(info.n_iter)
         self.lower_bounds_ = -np.asarray(result.losses, dtype=np.float64)
@@ -295,9 +372,11 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         self.converged_ = bool(info.converged) if info.converged is not None else _settled(result.losses)  # EM; Adam
 
     def _set_draws(self, result, draws: dict) -> None:
-        weights, means, variances = components(draws, self.n_features_in_, batched=True)
-        self.posterior_draws_ = {"weights": weights, "means": means, "covariances": variances}
-        self.weights_, self.means_, self.covariances_ = weights.mean(0), means.mean(0), variances.mean(0)
+        full = self.covariance_type == "full"
+        weights, means, covariances = components(draws, self.n_features_in_, batched=True, full=full)
+        self.posterior_draws_ = {"weights": weights, "means": means, "covariances": covariances}
+        self.weights_, self.means_, self.covariances_ = weights.mean(0), means.mean(0), covariances.mean(0)
+        self._set_precisions()
         if self.inference == "svi":
             losses = np.asarray(result.losses, dtype=np.float64)
             self.n_iter_ = int(losses.size)
@@ -312,7 +391,8 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
     # ------------------------------------------------------------- prediction
 
     def _draws(self):
-        """(weights (S, K), means (S, K, D), variances (S, K, D)): the draws, or the point as one draw."""
+        """(weights (S, K), means (S, K, D), covariances (S, K, D) or (S, K, D, D)): the draws, or
+        the point as one draw."""
         if hasattr(self, "posterior_draws_"):
             d = self.posterior_draws_
             return d["weights"], d["means"], d["covariances"]
@@ -356,10 +436,12 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
     # --------------------------------------------------------- model choice
 
     def _n_parameters(self) -> int:
-        """Free parameters of a diagonal mixture, as scikit-learn counts them: K - 1 weights, K x D
-        means and K x D variances."""
+        """Free parameters of the fitted mixture, as scikit-learn counts them: K - 1 weights, K x D
+        means and K x D variances (diagonal covariances, also those of the fallback of
+        ``covariance_type="full"``) or K x D (D + 1) / 2 covariance entries (full covariances)."""
         k, d = self.means_.shape
-        return (k - 1) + 2 * k * d
+        covariance = k * d * (d + 1) // 2 if self._full_fit else k * d
+        return (k - 1) + k * d + covariance
 
     def _require_map(self, what: str) -> None:
         check_is_fitted(self)
@@ -371,7 +453,8 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
 
     def bic(self, X):
         """Bayesian information criterion of the MAP fit on ``X``: -2 log L + p log n (lower is
-        better; scikit-learn's convention, with its parameter count for diagonal covariances)."""
+        better; scikit-learn's convention, with its parameter count for the fitted covariances,
+        see ``_n_parameters``)."""
         self._require_map("bic")
         n = self._check_X(X).shape[0]
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
@@ -462,4 +545,4 @@ def _max_rhat(draws: dict, chains: int) -> float:
     return worst
 
 
-__all__ = ["MixzooGaussianMixture", "merge_rows"]
+__all__ = ["DiagonalFallbackWarning", "MixzooGaussianMixture", "merge_rows"]

@@ -44,6 +44,7 @@ XDIST_GROUPS = {
     "test_performance": "performance",
     "test_problem": "problem",  # its tests share compiled programs (same model, options and sizes)
     "test_select": "select",
+    "test_sklearn_full": "sklearn_full",  # the module's Old Faithful, SVI and NUTS fits (module fixtures)
     "test_calibration": "calibration",  # its studies share one model's compiled NUTS programs  # the galaxy selection, and the command that repeats it (its programs cached)
 }
 
@@ -60,7 +61,7 @@ def pytest_collection_modifyitems(config, items):
         if module == "test_sklearn" and callspec is not None and "estimator" in callspec.params:
             # scikit-learn's checks of one estimator on one worker: they fit the same shapes again and again
             estimator = callspec.params["estimator"]
-            group = f"sklearn_{estimator.weight_prior}_{estimator.inference}"
+            group = f"sklearn_{estimator.weight_prior}_{estimator.inference}_{estimator.covariance_type}"
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
 

@@ -3,12 +3,16 @@ iris workflow (pipeline, grid search over K scored by held-out log-likelihood, c
 sample weights down to the drivers, the parameter table, and the posterior fits (SVI, NUTS).
 
 Compilation bounds this module's time: every new (model, K, n_features, padded n_samples) fits
-with programs of its own. scikit-learn's checks run on six estimators (both weight priors, each
-inference, tiny settings, 48 checks each, none excused); the estimator binds every fit
+with programs of its own. scikit-learn's checks run on seven estimators (both weight priors, each
+inference, diagonal covariances; and full covariances, MAP, Dirichlet weights; tiny settings, 48
+checks each, none excused); the estimator binds every fit
 weighted (the rows' counts) and pads small data to powers of two of at least 128 rows, so the
 checks' data sets share one set of programs per (K, n_features): 8 per estimator. Measured cold,
 one process (-n 0), 2 busy cores: 1006 s for the module, 813 s of it compiling, of which the NUTS
-checks 472 s (a NUTS start program is ~20 s per shape: NumPyro's initial search); warm, 468 s."""
+checks 472 s (a NUTS start program is ~20 s per shape: NumPyro's initial search); warm, 468 s.
+The full-covariance estimator's checks (2 cores shared with another job, load 3 to 5): 190 s of
+test time with a cold cache, 101 s when the diagonal MAP estimator's programs are cached (its
+fallback fits are theirs), 48 s warm."""
 
 import pickle
 import re
@@ -43,6 +47,13 @@ TINY = {
     "nuts": dict(inference="nuts", num_warmup=10, num_samples=10, num_chains=1),
 }
 CHECKED = [MixzooGaussianMixture(weight_prior=p, **TINY[i]) for i in ("map", "svi", "nuts") for p in PRIORS]
+#: Full covariances: MAP with Dirichlet weights only (each estimator's checks compile programs of
+#: their own, see the module docstring; the DP's took 2.7 times as long: its EM on the integer
+#: data of check_estimators_dtypes, 20 points of 5 features, runs minutes). The checks' data sets
+#: with too few samples for full_gmm (20 samples of 3 to 10 features) fit diagonal covariances
+#: with a DiagonalFallbackWarning (tested in tests/test_sklearn_full.py); the others (21 to 149
+#: samples of 2 to 4 features, or fewer components) fit full ones: 19 of the checks' 40 fits.
+CHECKED.append(MixzooGaussianMixture(covariance_type="full", **TINY["map"]))
 
 #: scikit-learn's checks our estimator is excused from: only those scikit-learn excuses its own
 #: GaussianMixture / BayesianGaussianMixture from (sklearn/utils/_test_common/instance_generator.py,
@@ -51,6 +62,7 @@ CHECKED = [MixzooGaussianMixture(weight_prior=p, **TINY[i]) for i in ("map", "sv
 EXPECTED_FAILED_CHECKS: dict = {}
 
 
+@pytest.mark.filterwarnings("ignore::mixzoo.sklearn.DiagonalFallbackWarning")
 @parametrize_with_checks(CHECKED, expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS)
 def test_sklearn_estimator_checks(estimator, check, monkeypatch):
     # scikit-learn's array API check (NumPy inputs only, for an estimator without array API

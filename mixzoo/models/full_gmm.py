@@ -20,6 +20,13 @@ def n_parameters(n_components: int, n_dims: int) -> int:
     return (k - 1) + k * d + k * d + k * d * (d - 1) // 2
 
 
+def min_points(n_components: int, n_dims: int, weights_prior: str = "dirichlet") -> int:
+    """The fewest data points ``full_gmm`` takes: its free parameters (:func:`n_parameters`); for
+    the DP (``"dp"``), whose truncation is a bound and not the number of clusters, those of one
+    component, D (D + 3) / 2."""
+    return n_parameters(n_components if weights_prior == "dirichlet" else 1, n_dims)
+
+
 def _check_shape(data, n_components: int, weights_prior: str) -> None:
     """Full covariances need D >= 2 and at least as many points as free parameters (concrete
     data only); for the DP, whose truncation is a bound and not the number of clusters, those
@@ -34,7 +41,7 @@ def _check_shape(data, n_components: int, weights_prior: str) -> None:
         )
     if len(shape) == 2:
         k = n_components if weights_prior == "dirichlet" else 1
-        p = n_parameters(k, shape[1])
+        p = min_points(n_components, shape[1], weights_prior)
         if shape[0] < p:
             what = f"n_components={k}" if weights_prior == "dirichlet" else "one component of the DP"
             raise ValueError(
