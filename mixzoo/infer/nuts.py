@@ -26,7 +26,7 @@ from numpyro.infer.util import initialize_model, potential_energy
 
 from .._constraints import validated
 from . import _programs
-from ._structure import fitted_sites
+from ._coordinates import SamplerCoordinates
 from .map import MAPResult
 from .problem import Problem, as_problem
 from .result import Result
@@ -137,7 +137,8 @@ def fit_nuts(
 
     total = num_warmup + num_samples
     chunk = math.gcd(num_warmup, num_samples, -(-total // CHUNKS))
-    start, advance, finish = _programs_for(spec, mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
+    coordinates = SamplerCoordinates(problem)
+    start, advance, finish = _programs_for(spec, coordinates, mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
     data_args = (problem.placed, problem.mask, problem.hyper)
     key = jax.random.PRNGKey(seed)
     keys = jax.random.split(key, num_chains) if num_chains > 1 else key[None]
@@ -179,11 +180,11 @@ def _progress(total: int, show: bool):
     return tqdm(total=total, desc="NUTS", unit="step", leave=False)
 
 
-def _potential_gen(spec):
+def _potential_gen(spec, coordinates):
     """NumPyro's ``potential_fn_gen`` for the problem's objective form: ``gen(data, mask,
-    hyper)`` -> potential energy of the unconstrained globals (``initialize_model``'s with
-    ``dynamic_args=True``)."""
-    model = spec.model_fn(spec.objective_form)
+    hyper)`` -> potential energy of the unconstrained globals in the sampler's ``coordinates``
+    (``initialize_model``'s with ``dynamic_args=True``)."""
+    model = coordinates.model_fn(spec.objective_form)
     enum = spec.objective_form == "enumerated"
     if enum:
         from numpyro.contrib.funsor import config_enumerate
@@ -193,16 +194,22 @@ def _potential_gen(spec):
     return lambda *args: partial(potential_energy, model, args, {}, enum=enum)
 
 
-def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_depth: int, chunk: int, chain_method: str):
+def _programs_for(
+    spec, coordinates, mode: str, num_chains: int, num_warmup: int, max_tree_depth: int, chunk: int, chain_method: str
+):
     """``start(keys, values, data, mask, hyper, target_accept_prob) -> state`` (all chains
     initialised as ``MCMC(NUTS(...))`` does: ``initialize_model`` with ``init_to_median``, or
     ``init_to_value`` at ``values``, or the per-chain ``values`` as initial parameters),
     ``advance(state, data, mask, hyper, target_accept_prob) -> (state, (z, fields))`` (``chunk`` transitions, the
     draws (C, chunk, ...) unconstrained) and ``finish(z, data, hyper)`` (constrained global
-    and deterministic sites of draws with a leading axis)."""
+    and deterministic sites of draws with a leading axis).
+
+    The chains run in the :class:`~mixzoo.infer._coordinates.SamplerCoordinates` of the
+    problem (a function of its spec): ``values`` are given for the model's global sites and
+    mapped to the sampled ones, ``z`` holds the sampled sites, ``finish`` returns the model's."""
     key = (spec, "nuts", mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
-    potential_gen = _potential_gen(spec)
-    model = spec.model_fn(spec.objective_form)
+    potential_gen = _potential_gen(spec, coordinates)
+    model = coordinates.model_fn(spec.objective_form)
 
     def kernels():
         return hmc(potential_fn_gen=potential_gen, algo="NUTS")
@@ -230,8 +237,10 @@ def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_de
         args = (data, mask, hyper)
         rng_key, rng_key_init = jnp.swapaxes(jax.vmap(jax.random.split)(keys), 0, 1)
         if mode == "params":
-            z = jax.vmap(spec.unconstrain)(values)
+            z = jax.vmap(lambda v: coordinates.unconstrain(coordinates.from_model(v, data, hyper)))(values)
         else:
+            if mode == "value":
+                values = coordinates.from_model(values, data, hyper)
             strategy = init_to_median if mode == "median" else init_to_value(values=values)
             z = initialize_model(rng_key_init, model, model_args=args, dynamic_args=True, init_strategy=strategy)[0]
         init_kernel, _ = kernels()
@@ -264,7 +273,7 @@ def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_de
         return _over_chains(chain, chain_method)(state, args)
 
     def finish(z, data, hyper):
-        return jax.lax.map(lambda u: fitted_sites(spec, data, hyper, spec.constrain(u))[0], z, batch_size=256)
+        return jax.lax.map(lambda u: coordinates.sites(coordinates.constrain(u), data, hyper), z, batch_size=256)
 
     return (
         _programs.jitted(key + ("start",), start),
