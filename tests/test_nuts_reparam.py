@@ -71,6 +71,46 @@ def test_coordinates_of_the_stick_breaking_models(model, kw):
         np.testing.assert_allclose(back[s], values[s], rtol=1e-4, atol=1e-6)
 
 
+def test_potential_is_the_centred_one_in_new_coordinates():
+    """The potential NUTS runs on is the model's own, carried to the sampler's coordinates:
+    U_sampler(u) = U_model(y(u)) - log |det dy/du| at random points u, where y(u) are the
+    model's unconstrained coordinates (logit of the sticks) of the sampled values u (logit of
+    ``sticks_base``). Exact up to float32 rounding of potentials of a few hundred."""
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer.util import potential_energy
+
+    from mixzoo.infer.nuts import _potential_gen
+
+    x = np.random.default_rng(0).normal(size=40)
+    problem = bind(dp_gmm, x, truncation=4, **PRIOR)
+    spec, args = problem.spec, (problem.placed, problem.mask, problem.hyper)
+    coords = SamplerCoordinates(problem)
+    sampler_potential = _potential_gen(spec, coords)(*args)
+    model_potential = lambda y: potential_energy(spec.model_fn(spec.objective_form), args, {}, y)  # noqa: E731
+
+    def to_model(u):  # sampler's unconstrained -> model's unconstrained
+        values = coords.sites(coords.constrain(u), problem.placed, problem.hyper)
+        return spec.unconstrain({s: values[s] for s in spec.structure.global_sites})
+
+    rng = np.random.default_rng(1)
+    checked = 0
+    while checked < 10:
+        u = {
+            "concentration": jnp.asarray(rng.normal(0.0, 1.0)),
+            "sticks_base": jnp.asarray(rng.normal(0.0, 1.5, 3)),
+            "locs": jnp.asarray(rng.normal(0.0, 1.0, 4)),
+            "scales": jnp.asarray(rng.normal(-0.7, 0.3, 4)),
+        }
+        sticks = coords.sites(coords.constrain(u), problem.placed, problem.hyper)["sticks"]
+        if np.any(sticks > 1 - 1e-4):  # logit(stick) of a stick that float32 rounds to 1 is infinite
+            continue
+        checked += 1
+        flat, unravel = ravel_pytree(u)
+        jac = jax.jacfwd(lambda f, unravel=unravel: ravel_pytree(to_model(unravel(f)))[0])(flat)
+        expected = model_potential(to_model(u)) - jnp.linalg.slogdet(jac)[1]
+        np.testing.assert_allclose(sampler_potential(u), expected, rtol=1e-5, atol=1e-3)
+
+
 @pytest.mark.parametrize("model, kw", [(dp_gmm, dict(truncation=4)), (full_gmm, dict(n_components=3, weights_prior="dp"))])
 def test_nuts_samples_the_dp_prior(model, kw):
     """With every point weighted 1e-6 the posterior is the prior (the log-likelihood moves by
