@@ -7,6 +7,12 @@ problem signature and sampler options: the initialisation of all chains, and a c
 transitions (a ``lax.scan``) called repeatedly. Data, hyperparameters, initial values, the
 target acceptance probability and the seed are arguments, so a refit on new data of the same
 size compiles nothing; between chunks Python shows the progress bar and Ctrl-C takes effect.
+
+The chains move in the coordinates the model declares for samplers
+(:mod:`mixzoo.infer._coordinates`: a site marked ``infer={"reparam": ...}``, such as the
+stick-breaking models' non-centred sticks, is sampled through its base site), read from the
+model's trace like every other site; the draws, initial values and results are the model's own
+sites. Without declarations the chains run on the model as written.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ class NUTSInfo(NamedTuple):
     """Extras of a NUTS fit. ``samples``: site name -> draws grouped by chain, (C, S, ...);
     ``diverging``: (C, S) bool; ``sample_stats``: NumPyro's extra fields grouped by chain
     (``energy``, ``num_steps``, ``accept_prob``, ``step_size``, ``diverging``);
-    ``chain_method``; ``last_state``: NumPyro's ``HMCState`` after the last draw."""
+    ``chain_method``; ``last_state``: NumPyro's ``HMCState`` after the last draw (its ``z`` in
+    the sampler's coordinates: a declared site's base, e.g. ``sticks_base``, not the site)."""
 
     samples: dict
     diverging: np.ndarray
@@ -91,6 +98,7 @@ def fit_nuts(
     :param init: ``None`` (every chain from the prior median), a :class:`MAPResult` (every
         chain from the MAP values), or a dict site name -> constrained values of shape
         (num_chains, ...) for the global sites (one start per chain, e.g. in different modes).
+        Values of a site sampled in declared coordinates (the sticks) are mapped to them.
     :param chain_method: ``"parallel"`` (the chains split over the local devices, each device
         running its share one after the other in its own loops), ``"vectorized"`` (all chains in
         one program, stepping together) or ``"sequential"``; default parallel when the chains
@@ -103,6 +111,12 @@ def fit_nuts(
         fast), ``"enumerate"`` (enumerated assignment site) or ``None``: analytic when the model
         has a ``marginal`` keyword. Same posterior over the global sites.
     :returns: :class:`NUTSResult`.
+
+    A model site that declares sampler coordinates (``infer={"reparam": ...}``, see
+    :mod:`mixzoo._reparam`) is sampled in them: the same posterior, another geometry. The
+    stick-breaking models declare non-centred sticks, ``(1 - stick)^concentration ~ Uniform(0,
+    1)``: in the sticks' own coordinates the chains do not reach small concentrations (a
+    funnel; CALIBRATION.md).
     """
     if chain_method is None:
         chain_method = "parallel" if chain_devices(num_chains) > 1 else "vectorized"
