@@ -103,7 +103,7 @@ def _beta_one_as_transformed(fn):
     if is_concrete(fn.concentration1) and not np.all(np.asarray(fn.concentration1) == 1):
         raise ValueError("beta_one_quantile declares a Beta(1, a) site; got a first concentration other than 1")
     a = fn.concentration0
-    base = dist.Uniform(jnp.zeros_like(a), jnp.ones_like(a))
+    base = dist.Uniform(0.0, 1.0).expand(jnp.shape(a))  # constant bounds: a support read without tracing
     return dist.TransformedDistribution(base, BetaOneQuantileTransform(a))
 
 
