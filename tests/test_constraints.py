@@ -229,8 +229,11 @@ def test_bad_value_is_refused(fits, name, arg, i):
 
 
 def _parsers():
-    """The parsers of ``mixzoo map`` and ``mixzoo nuts`` (also scripts/run_map.py, run_nuts.py)."""
-    return {s: importlib.import_module(f"mixzoo.cli.{s}").build_parser() for s in ("map", "nuts")}
+    """The parsers of ``mixzoo map`` and ``mixzoo nuts`` (also scripts/run_map.py, run_nuts.py)
+    and of scripts/calibrate.py."""
+    parsers = {s: importlib.import_module(f"mixzoo.cli.{s}").build_parser() for s in ("map", "nuts")}
+    parsers["calibrate"] = importlib.import_module("mixzoo.calibration.cli").build_parser()
+    return parsers
 
 
 OPTION_CASES = [

@@ -14,14 +14,17 @@ from .._constraints import SEED, Integer, option_type
 def build_parser(prog: str = "calibrate.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--quick", action="store_true", help="20 simulations of 30 points per row, short fits (a smoke test)")
+    counts = Integer(2)
     parser.add_argument("--seed", type=option_type(SEED), default=0, help=f"the study's seed ({SEED.text})")
-    parser.add_argument("--n-obs", type=option_type(Integer(2)), default=None, help="points per data set (default 50; quick 30)")
     parser.add_argument(
-        "--simulations", type=option_type(Integer(2)), default=None, help="simulations per row (default per driver)"
+        "--n-obs", type=option_type(counts), default=None, help=f"points per data set ({counts.text}; default 50, quick 30)"
+    )
+    parser.add_argument(
+        "--simulations", type=option_type(counts), default=None, help=f"simulations per row ({counts.text}; default per driver)"
     )
     parser.add_argument("--rows", nargs="*", default=None, help="only rows whose 'model/driver' label contains one of these")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for CALIBRATION.md and calibration/*.png")
-    parser.rules = {"seed": SEED, "n_obs": Integer(2), "simulations": Integer(2)}
+    parser.rules = {"seed": SEED, "n_obs": counts, "simulations": counts}
     return parser
 
 

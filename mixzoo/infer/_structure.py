@@ -148,15 +148,17 @@ def _apply(transforms: dict, values: dict) -> dict:
 SITE_POINTS = 16
 
 
-def fitted_sites(spec, data, hyper: dict, latent: dict):
+def fitted_sites(spec, data, hyper: dict, latent: dict, model=None):
     """``(values, weights)`` of ``spec``'s model with the global sites set to ``latent``:
     ``values`` maps every global and deterministic site (e.g. the stick-breaking ``weights`` of
     ``dp_gmm``) to its value, ``weights`` (K,) are the probabilities of the enumerated site's
     Categorical. ``latent``: global site name -> value (unbatched); ``data``: (N, ...), of
     which the model sees the first ``SITE_POINTS``; ``hyper``: the problem's traced keywords
-    (the full data's hyperparameters). Runs no sampler; traced inside the drivers' programs.
+    (the full data's hyperparameters); ``model``: the model as ``spec.model_fn("enumerated")``
+    (the default) or another form of it with other latent sites (a sampler's coordinates, see
+    :mod:`mixzoo.infer._coordinates`). Runs no sampler; traced inside the drivers' programs.
     """
-    model = spec.model_fn("enumerated")
+    model = spec.model_fn("enumerated") if model is None else model
     enum_site = spec.structure.enum_site
     fixed = handlers.substitute(handlers.substitute(model, data=latent), substitute_fn=origin)
     trace = handlers.trace(fixed).get_trace(data[:SITE_POINTS], None, hyper)

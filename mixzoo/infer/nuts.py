@@ -8,6 +8,12 @@ options: the prior medians, the initialisation of all chains, and a chunk of tra
 ``lax.scan``) called repeatedly. Data, hyperparameters, initial values, the
 target acceptance probability and the seed are arguments, so a refit on new data of the same
 size compiles nothing; between chunks Python shows the progress bar and Ctrl-C takes effect.
+
+The chains move in the coordinates the model declares for samplers
+(:mod:`mixzoo.infer._coordinates`: a site marked ``infer={"reparam": ...}``, such as the
+stick-breaking models' non-centred sticks, is sampled through its base site), read from the
+model's trace like every other site; the draws, initial values and results are the model's own
+sites. Without declarations the chains run on the model as written.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ from numpyro.infer.util import initialize_model, potential_energy
 
 from .._constraints import validated
 from . import _programs
+from ._coordinates import SamplerCoordinates
 from ._host_draws import init_to_host_median
-from ._structure import fitted_sites
 from .map import MAPResult
 from .problem import Problem, as_problem
 from .result import Result
@@ -44,7 +50,8 @@ class NUTSInfo(NamedTuple):
     """Extras of a NUTS fit. ``samples``: site name -> draws grouped by chain, (C, S, ...);
     ``diverging``: (C, S) bool; ``sample_stats``: NumPyro's extra fields grouped by chain
     (``energy``, ``num_steps``, ``accept_prob``, ``step_size``, ``diverging``);
-    ``chain_method``; ``last_state``: NumPyro's ``HMCState`` after the last draw."""
+    ``chain_method``; ``last_state``: NumPyro's ``HMCState`` after the last draw (its ``z`` in
+    the sampler's coordinates: a declared site's base, e.g. ``sticks_base``, not the site)."""
 
     samples: dict
     diverging: np.ndarray
@@ -94,6 +101,7 @@ def fit_nuts(
     :param init: ``None`` (every chain from the prior median), a :class:`MAPResult` (every
         chain from the MAP values), or a dict site name -> constrained values of shape
         (num_chains, ...) for the global sites (one start per chain, e.g. in different modes).
+        Values of a site sampled in declared coordinates (the sticks) are mapped to them.
     :param chain_method: ``"parallel"`` (the chains split over the local devices, each device
         running its share one after the other in its own loops), ``"vectorized"`` (all chains in
         one program, stepping together) or ``"sequential"``; default parallel when the chains
@@ -106,6 +114,12 @@ def fit_nuts(
         fast), ``"enumerate"`` (enumerated assignment site) or ``None``: analytic when the model
         has a ``marginal`` keyword. Same posterior over the global sites.
     :returns: :class:`NUTSResult`.
+
+    A model site that declares sampler coordinates (``infer={"reparam": ...}``, see
+    :mod:`mixzoo._reparam`) is sampled in them: the same posterior, another geometry. The
+    stick-breaking models declare non-centred sticks, ``(1 - stick)^concentration ~ Uniform(0,
+    1)``: in the sticks' own coordinates the chains do not reach small concentrations (a
+    funnel; CALIBRATION.md).
     """
     if chain_method is None:
         chain_method = "parallel" if chain_devices(num_chains) > 1 else "vectorized"
@@ -142,7 +156,8 @@ def fit_nuts(
 
     total = num_warmup + num_samples
     chunk = math.gcd(num_warmup, num_samples, -(-total // CHUNKS))
-    start, advance, finish = _programs_for(spec, mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
+    coordinates = SamplerCoordinates(problem)
+    start, advance, finish = _programs_for(spec, coordinates, mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
     data_args = (problem.placed, problem.mask, problem.hyper)
     target = np.float32(target_accept_prob)
     state = start(keys, values, *data_args, target)
@@ -182,11 +197,11 @@ def _progress(total: int, show: bool):
     return tqdm(total=total, desc="NUTS", unit="step", leave=False)
 
 
-def _potential_gen(spec):
+def _potential_gen(spec, coordinates):
     """NumPyro's ``potential_fn_gen`` for the problem's objective form: ``gen(data, mask,
-    hyper)`` -> potential energy of the unconstrained globals (``initialize_model``'s with
-    ``dynamic_args=True``)."""
-    model = spec.model_fn(spec.objective_form)
+    hyper)`` -> potential energy of the unconstrained globals in the sampler's ``coordinates``
+    (``initialize_model``'s with ``dynamic_args=True``)."""
+    model = coordinates.model_fn(spec.objective_form)
     enum = spec.objective_form == "enumerated"
     if enum:
         from numpyro.contrib.funsor import config_enumerate
@@ -217,17 +232,23 @@ def _prior_medians(spec, num_chains: int):
     return _programs.jitted((spec, "nuts_median", num_chains), medians)
 
 
-def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_depth: int, chunk: int, chain_method: str):
+def _programs_for(
+    spec, coordinates, mode: str, num_chains: int, num_warmup: int, max_tree_depth: int, chunk: int, chain_method: str
+):
     """``start(keys, values, data, mask, hyper, target_accept_prob) -> state`` (all chains
     initialised as ``MCMC(NUTS(...))`` does: ``initialize_model`` with ``init_to_value`` at
     ``values`` (mode ``"value"``), or the per-chain ``values`` as initial parameters (mode
     ``"params"``, also the prior medians of :func:`_prior_medians`)),
     ``advance(state, data, mask, hyper, target_accept_prob) -> (state, (z, fields))`` (``chunk`` transitions, the
     draws (C, chunk, ...) unconstrained) and ``finish(z, data, hyper)`` (constrained global
-    and deterministic sites of draws with a leading axis)."""
+    and deterministic sites of draws with a leading axis).
+
+    The chains run in the :class:`~mixzoo.infer._coordinates.SamplerCoordinates` of the
+    problem (a function of its spec): ``values`` are given for the model's global sites and
+    mapped to the sampled ones, ``z`` holds the sampled sites, ``finish`` returns the model's."""
     key = (spec, "nuts", mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
-    potential_gen = _potential_gen(spec)
-    model = spec.model_fn(spec.objective_form)
+    potential_gen = _potential_gen(spec, coordinates)
+    model = coordinates.model_fn(spec.objective_form)
 
     def kernels():
         return hmc(potential_fn_gen=potential_gen, algo="NUTS")
@@ -255,9 +276,9 @@ def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_de
         args = (data, mask, hyper)
         rng_key, rng_key_init = jnp.swapaxes(jax.vmap(jax.random.split)(keys), 0, 1)
         if mode == "params":
-            z = jax.vmap(spec.unconstrain)(values)
+            z = jax.vmap(lambda v: coordinates.unconstrain(coordinates.from_model(v, data, hyper)))(values)
         else:
-            strategy = init_to_value(values=values)
+            strategy = init_to_value(values=coordinates.from_model(values, data, hyper))  # mode "value"
             z = initialize_model(rng_key_init, model, model_args=args, dynamic_args=True, init_strategy=strategy)[0]
         init_kernel, _ = kernels()
         one = lambda chain, shared: init_chain(init_kernel, *chain, shared[:3], shared[3])  # noqa: E731
@@ -289,7 +310,7 @@ def _programs_for(spec, mode: str, num_chains: int, num_warmup: int, max_tree_de
         return _over_chains(chain, chain_method)(state, args)
 
     def finish(z, data, hyper):
-        return jax.lax.map(lambda u: fitted_sites(spec, data, hyper, spec.constrain(u))[0], z, batch_size=256)
+        return jax.lax.map(lambda u: coordinates.sites(coordinates.constrain(u), data, hyper), z, batch_size=256)
 
     return (
         _programs.jitted(key + ("start",), start),

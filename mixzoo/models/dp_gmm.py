@@ -7,6 +7,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from .._constraints import validated
+from .._reparam import REPARAM, beta_one_quantile
 from ._common import loc_scale_priors, observe, point_shape, prepare_data, sample_locs_scales
 
 
@@ -15,6 +16,20 @@ def stick_breaking(sticks):
     remaining = jnp.cumprod(1.0 - sticks, axis=-1)
     ones = jnp.ones(sticks.shape[:-1] + (1,), dtype=sticks.dtype)
     return jnp.concatenate([sticks, ones], axis=-1) * jnp.concatenate([ones, remaining], axis=-1)
+
+
+def sample_sticks(concentration_shape, concentration_rate, t: int):
+    """The ``concentration`` and ``sticks`` sites and the deterministic ``weights`` (T,) of a
+    truncated stick-breaking prior (shared by :func:`dp_gmm` and ``full_gmm(weights_prior="dp")``).
+
+    The sticks declare non-centred sampler coordinates (``infer={"reparam": ...}``, see
+    :mod:`mixzoo._reparam`): NUTS draws ``v = (1 - stick)^concentration ~ Uniform(0, 1)`` at
+    ``sticks_base`` and computes the sticks, which a Beta(1, a) stick's ``logit`` couples to the
+    concentration in a funnel; every other driver (and the posterior) sees ``Beta(1, a)`` sticks."""
+    concentration = numpyro.sample("concentration", dist.Gamma(concentration_shape, concentration_rate))
+    with numpyro.plate("breaks", t - 1):
+        sticks = numpyro.sample("sticks", dist.Beta(1.0, concentration), infer={REPARAM: beta_one_quantile()})
+    return numpyro.deterministic("weights", stick_breaking(sticks))
 
 
 @validated("dp_gmm")
@@ -38,6 +53,7 @@ def dp_gmm(
     concentration ~ Gamma(concentration_shape, concentration_rate)
     sticks[t] ~ Beta(1, concentration)                    t = 1..T-1 ("breaks" plate)
     weights = stick_breaking(sticks)                      (deterministic site, shape (T,))
+    (NUTS samples the sticks in non-centred coordinates, see :func:`sample_sticks`.)
     locs[k] ~ Normal(loc_mean, loc_sd)                    k = 1..T ("components" plate)
     scales[k] ~ LogNormal(log scale_median, scale_log_sd)
     assignment[i] ~ Categorical(weights)                   (enumerated)
@@ -63,10 +79,7 @@ def dp_gmm(
     t = truncation
     prior = loc_scale_priors(data, loc_mean=loc_mean, loc_sd=loc_sd, scale_median=scale_median, scale_log_sd=scale_log_sd)
 
-    concentration = numpyro.sample("concentration", dist.Gamma(concentration_shape, concentration_rate))
-    with numpyro.plate("breaks", t - 1):
-        sticks = numpyro.sample("sticks", dist.Beta(1.0, concentration))
-    weights = numpyro.deterministic("weights", stick_breaking(sticks))
+    weights = sample_sticks(concentration_shape, concentration_rate, t)
     with numpyro.plate("components", t):
         locs, scales = sample_locs_scales(prior, event)
     observe(weights, locs, scales, data, n, marginal=marginal)

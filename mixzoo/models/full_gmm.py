@@ -10,7 +10,7 @@ import numpyro.distributions as dist
 from .._constraints import validated
 from .._validation import is_concrete
 from ._common import loc_scale_priors, point_shape, prepare_data, sample_locs_scales
-from .dp_gmm import stick_breaking
+from .dp_gmm import sample_sticks
 
 
 def n_parameters(n_components: int, n_dims: int) -> int:
@@ -113,10 +113,7 @@ def full_gmm(
     dtype = jnp.result_type(float)
 
     if weights_prior == "dp":
-        concentration = numpyro.sample("concentration", dist.Gamma(concentration_shape, concentration_rate))
-        with numpyro.plate("breaks", k - 1):
-            sticks = numpyro.sample("sticks", dist.Beta(1.0, concentration))
-        weights = numpyro.deterministic("weights", stick_breaking(sticks))
+        weights = sample_sticks(concentration_shape, concentration_rate, k)
     else:
         weights = numpyro.sample("weights", dist.Dirichlet(jnp.full(k, weight_concentration, dtype=dtype)))
     with numpyro.plate("components", k):
