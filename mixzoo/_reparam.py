@@ -26,6 +26,7 @@ import numpy as np
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 from numpyro.distributions.transforms import Transform
+from numpyro.distributions.util import clamp_probs
 from numpyro.infer.reparam import Reparam, TransformReparam
 
 from ._validation import is_concrete
@@ -75,7 +76,10 @@ class TransformedSite(Reparam):
 class BetaOneQuantileTransform(Transform):
     """``v -> 1 - v^(1/a)`` on (0, 1): pushes Uniform(0, 1) to Beta(1, a) (``v = (1 - x)^a`` is
     the Beta(1, a) survival function of ``x``). Computed as ``-expm1(log(v) / a)``, exact for
-    small outputs."""
+    small outputs, and kept inside (0, 1) in its float type as NumPyro's own Beta draws are
+    (``clamp_probs``): at a small ``a`` a small ``v`` rounds ``1 - v^(1/a)`` to exactly 1, where
+    the Beta(1, a) log density, and every log joint read from the model as written, is
+    infinite."""
 
     domain = constraints.unit_interval
     codomain = constraints.unit_interval
@@ -84,7 +88,7 @@ class BetaOneQuantileTransform(Transform):
         self.concentration = concentration
 
     def __call__(self, v):
-        return -jnp.expm1(jnp.log(v) / self.concentration)
+        return clamp_probs(-jnp.expm1(jnp.log(v) / self.concentration))
 
     def _inverse(self, x):
         return jnp.exp(self.concentration * jnp.log1p(-x))
