@@ -16,6 +16,11 @@ from mixzoo.calibration.uniformity import ecdf_pvalue, verdict
 #: 0.5, Dirichlet(3) weights: every component holds some of the 30 points).
 PRIOR = dict(loc_mean=0.0, loc_sd=2.0, scale_median=0.5, scale_log_sd=0.3)
 NUTS = dict(num_warmup=200, num_samples=200, num_chains=1)
+#: The DP's posterior needs the study's chains (CALIBRATION.md: 2 x (300 + 300)): its sticks mix
+#: slowly (R-hat above 1.01 in tutorial 03). With one chain of 200 + 200 this case failed on the
+#: active count at seed 0 (p = 0.002; seeds 1 and 2 passed); with the study's chains seeds 0, 1
+#: and 2 pass (smallest p 0.077), measured at commit 88116be.
+NUTS_FOR = {"dp": dict(num_warmup=300, num_samples=300, num_chains=2, chain_method="vectorized")}
 SMALL = dict(n_simulations=30, n_obs=30, seed=0)
 CASES = {
     "dirichlet_shared": (dirichlet_gmm, dict(n_components=2, shared_scale=True, weight_concentration=3.0)),
@@ -38,16 +43,17 @@ def test_nuts_is_calibrated(case):
     # 30 simulations detect gross errors only (the wrong prior below). The DP passed here also
     # when NUTS sampled its sticks in their own coordinates, which the 200-simulation study in
     # CALIBRATION.md found over-confident on the concentration (p = 0.002); NUTS samples
-    # non-centred sticks now (p = 0.405 there), and test_nuts_reparam.py checks the small
+    # non-centred sticks now (p = 0.666 there at 88116be), and test_nuts_reparam.py checks the small
     # concentrations directly (NUTS on the DP prior).
     model, kw = CASES[case]
-    result = sbc(model, fit_nuts, **SMALL, **kw, **PRIOR, **NUTS)
+    nuts = NUTS_FOR.get(case, NUTS)
+    result = sbc(model, fit_nuts, **SMALL, **kw, **PRIOR, **nuts)
     assert result.n_simulations == 30 and result.ranks.shape == (30, len(result.names))
     assert result.n_specs == 1  # every fit reused the first fit's compiled programs
     assert result.calibrated, str(result)
     assert np.all((result.ranks >= 0) & (result.ranks <= result.n_draws[:, None]))
     # thinned to near-independent draws: no more than the effective sample size (+1 per chain)
-    assert np.all(result.n_draws <= np.minimum(100, result.ess + NUTS["num_chains"]))
+    assert np.all(result.n_draws <= np.minimum(100, result.ess + nuts["num_chains"]))
     assert np.all(result.n_draws >= 2) and np.median(result.n_draws) >= 25
     expected = {"log_lik", "max_weight", "n_active"} | ({"concentration"} if case == "dp" else set())
     assert expected <= set(result.names)
