@@ -28,9 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec
 from numpyro import handlers
-from numpyro.infer import init_to_value
 from numpyro.infer.hmc import hmc
-from numpyro.infer.util import initialize_model, potential_energy
+from numpyro.infer.util import potential_energy
 
 from .._constraints import validated
 from . import _programs
@@ -136,9 +135,9 @@ def fit_nuts(
     key = jax.random.PRNGKey(seed)
     keys = jax.random.split(key, num_chains) if num_chains > 1 else key[None]
     if init is None:
-        mode, values = "params", _prior_medians(spec, num_chains)(keys, problem.placed, problem.mask, problem.hyper)
-    elif isinstance(init, MAPResult):
-        mode, values = "value", {s: np.asarray(init.params[s]) for s in structure.global_sites}
+        values = _prior_medians(spec, num_chains)(keys, problem.placed, problem.mask, problem.hyper)
+    elif isinstance(init, MAPResult):  # every chain from the same values
+        values = {s: np.broadcast_to(init.params[s], (num_chains,) + np.shape(init.params[s])) for s in structure.global_sites}
     elif isinstance(init, dict):
         missing = [s for s in structure.global_sites if s not in init]
         if missing:
@@ -150,14 +149,13 @@ def fit_nuts(
             if value.shape != want:
                 raise ValueError(f"init[{s!r}] must have shape {want} (num_chains, ...); got {value.shape}")
             values[s] = value
-        mode = "params"
     else:
         raise TypeError(f"init must be None, a MAPResult or a dict of per-chain values; got {type(init).__name__}")
 
     total = num_warmup + num_samples
     chunk = math.gcd(num_warmup, num_samples, -(-total // CHUNKS))
     coordinates = SamplerCoordinates(problem)
-    start, advance, finish = _programs_for(spec, coordinates, mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
+    start, advance, finish = _programs_for(spec, coordinates, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
     data_args = (problem.placed, problem.mask, problem.hyper)
     target = np.float32(target_accept_prob)
     state = start(keys, values, *data_args, target)
@@ -232,13 +230,10 @@ def _prior_medians(spec, num_chains: int):
     return _programs.jitted((spec, "nuts_median", num_chains), medians)
 
 
-def _programs_for(
-    spec, coordinates, mode: str, num_chains: int, num_warmup: int, max_tree_depth: int, chunk: int, chain_method: str
-):
+def _programs_for(spec, coordinates, num_chains: int, num_warmup: int, max_tree_depth: int, chunk: int, chain_method: str):
     """``start(keys, values, data, mask, hyper, target_accept_prob) -> state`` (all chains
-    initialised as ``MCMC(NUTS(...))`` does: ``initialize_model`` with ``init_to_value`` at
-    ``values`` (mode ``"value"``), or the per-chain ``values`` as initial parameters (mode
-    ``"params"``, also the prior medians of :func:`_prior_medians`)),
+    initialised as ``MCMC(NUTS(...))`` does, from the per-chain constrained ``values`` of the
+    global sites: the prior medians of :func:`_prior_medians`, a MAP's values or the user's),
     ``advance(state, data, mask, hyper, target_accept_prob) -> (state, (z, fields))`` (``chunk`` transitions, the
     draws (C, chunk, ...) unconstrained) and ``finish(z, data, hyper)`` (constrained global
     and deterministic sites of draws with a leading axis).
@@ -246,9 +241,8 @@ def _programs_for(
     The chains run in the :class:`~mixzoo.infer._coordinates.SamplerCoordinates` of the
     problem (a function of its spec): ``values`` are given for the model's global sites and
     mapped to the sampled ones, ``z`` holds the sampled sites, ``finish`` returns the model's."""
-    key = (spec, "nuts", mode, num_chains, num_warmup, max_tree_depth, chunk, chain_method)
+    key = (spec, "nuts", num_chains, num_warmup, max_tree_depth, chunk, chain_method)
     potential_gen = _potential_gen(spec, coordinates)
-    model = coordinates.model_fn(spec.objective_form)
 
     def kernels():
         return hmc(potential_fn_gen=potential_gen, algo="NUTS")
@@ -274,12 +268,8 @@ def _programs_for(
 
     def start(keys, values, data, mask, hyper, target_accept_prob):
         args = (data, mask, hyper)
-        rng_key, rng_key_init = jnp.swapaxes(jax.vmap(jax.random.split)(keys), 0, 1)
-        if mode == "params":
-            z = jax.vmap(lambda v: coordinates.unconstrain(coordinates.from_model(v, data, hyper)))(values)
-        else:
-            strategy = init_to_value(values=coordinates.from_model(values, data, hyper))  # mode "value"
-            z = initialize_model(rng_key_init, model, model_args=args, dynamic_args=True, init_strategy=strategy)[0]
+        rng_key = jax.vmap(jax.random.split)(keys)[:, 0]  # MCMC's: the other half keys initialize_model (the medians)
+        z = jax.vmap(lambda v: coordinates.unconstrain(coordinates.from_model(v, data, hyper)))(values)
         init_kernel, _ = kernels()
         one = lambda chain, shared: init_chain(init_kernel, *chain, shared[:3], shared[3])  # noqa: E731
         return _over_chains(one, chain_method)((z, rng_key), (*args, target_accept_prob))
