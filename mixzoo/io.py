@@ -111,7 +111,8 @@ def atomic_output_dir(path, *, overwrite: bool = False):
 
     Nothing is written at ``path`` until everything succeeded, so an interrupted run leaves no
     half-written file. An existing ``path`` is an error unless ``overwrite``; then it is
-    replaced only after the new folder is complete. The temporary folder is registered with
+    replaced only after the new folder is complete (if the final rename fails, the existing
+    folder is put back and the error raised). The temporary folder is registered with
     :mod:`mixzoo._interrupt`, whose SIGINT / SIGTERM handlers (command line) remove it; the
     final rename happens under its lock, so a signal never sees a half-committed output.
     """
@@ -128,11 +129,17 @@ def atomic_output_dir(path, *, overwrite: bool = False):
         _interrupt.unregister(tmp)
         raise
     with _interrupt.LOCK:  # commit: a signal waits until the output is complete
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{os.getpid()}"
-            os.replace(path, old)
-        os.replace(tmp, path)
+        old = path.parent / f".{path.name}.old-{os.getpid()}" if path.exists() else None
+        try:
+            if old is not None:  # a folder cannot be renamed onto a non-empty one: set it aside
+                os.replace(path, old)
+            os.replace(tmp, path)
+        except BaseException:  # put the user's folder back where it was; drop the new one
+            if old is not None and old.exists() and not path.exists():
+                os.replace(old, path)
+            shutil.rmtree(tmp, ignore_errors=True)
+            _interrupt.unregister(tmp)
+            raise
         _interrupt.unregister(tmp, committed=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

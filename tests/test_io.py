@@ -53,6 +53,29 @@ def test_overwrite_replaces_only_when_complete(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+def test_failed_commit_puts_the_existing_folder_back(tmp_path, monkeypatch):
+    """The commit sets the existing folder aside, then renames the new one into place; if that
+    rename fails (a full disk, a permission), the existing folder is back under its name and
+    nothing else is left beside it."""
+    import mixzoo.io
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    replace = mixzoo.io.os.replace
+
+    def failing(src, dst):
+        if ".tmp-" in str(src):
+            raise PermissionError(f"cannot rename {src}")
+        replace(src, dst)
+
+    monkeypatch.setattr(mixzoo.io.os, "replace", failing)
+    with pytest.raises(PermissionError, match="cannot rename"):
+        with atomic_output_dir(out, overwrite=True) as tmp:
+            (tmp / "new.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and (out / "old.txt").read_text() == "old"
+
+
 def test_true_log_density_exact_and_silent_with_empty_components():
     import warnings
 
