@@ -170,6 +170,8 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
     component parameters below 1.01), ``lower_bound_`` (the log posterior at the MAP, up to its
     constant; the ELBO estimate of the last tenth of the SVI steps; NaN for NUTS, a sampler
     has no bound), ``lower_bounds_`` (per iteration or step; MAP and SVI),
+    ``fitted_covariance_type_`` (``"full"`` where the fit has correlations; ``"diag"`` for one
+    feature, and for the diagonal fallback of ``covariance_type="full"``),
     ``n_features_in_``, ``feature_names_in_`` (when ``X`` is a DataFrame), ``result_`` (the
     :class:`mixzoo.infer.Result`) and, for SVI and NUTS, ``posterior_draws_`` (``weights``
     (S, K), ``means`` (S, K, n_features), ``covariances`` (S, K, n_features) or, ``"full"``,
@@ -312,21 +314,23 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
             warmup = options.get("num_warmup", _nuts_default("num_warmup"))
             self.n_iter_ = int(warmup) + int(np.shape(result.info.diverging)[1])
         self.result_ = result
+        self.fitted_covariance_type_ = "full" if model is mixzoo.full_gmm else "diag"
         return self
 
     def _model(self, params: dict, n_rows: int, n_features: int):
         """The model function and its keywords for ``n_rows`` distinct rows of ``n_features``
-        features; sets ``_full_fit`` (the fit has correlations: ``full_gmm``)."""
+        features: ``full_gmm`` where the fit has correlations (``covariance_type="full"``, more
+        than one feature and enough rows), else the diagonal model."""
         from .models import diag_gmm, dirichlet_gmm, dp_gmm, full_gmm
         from .models.full_gmm import min_points
 
         k = params["n_components"]
         dp = params["weight_prior"] == "dirichlet_process" and k > 1
-        self._full_fit = params["covariance_type"] == "full" and n_features > 1
-        if self._full_fit:
+        full = params["covariance_type"] == "full" and n_features > 1
+        if full:
             needed = min_points(k, n_features, "dp" if dp else "dirichlet")
             if n_rows < needed:
-                self._full_fit = False
+                full = False
                 rule = "one component of the DP: D (D + 3) / 2" if dp else "(K - 1) + 2 K D + K D (D - 1) / 2"
                 warnings.warn(
                     f"covariance_type='full' needs n_samples >= {needed} distinct samples with a positive weight for "
@@ -343,17 +347,17 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
                 value = float(np.reshape(value, -1)[0])  # one feature: the 1-D models take numbers
             if value is not None:
                 kwargs[name] = value
-        if self._full_fit and params["corr_concentration"] is not None:
+        if full and params["corr_concentration"] is not None:
             kwargs["corr_concentration"] = float(params["corr_concentration"])
         if dp:
             kwargs.update({p: float(params[p]) for p in PRIOR_HYPERPARAMETERS["dirichlet_process"] if params[p] is not None})
-            if self._full_fit:
+            if full:
                 return full_gmm, dict(kwargs, n_components=k, weights_prior="dp")
             return dp_gmm, dict(kwargs, truncation=k)
         kwargs.update(n_components=k)
         if params["weight_concentration"] is not None:
             kwargs["weight_concentration"] = float(params["weight_concentration"])
-        return (full_gmm if self._full_fit else dirichlet_gmm if n_features == 1 else diag_gmm), kwargs
+        return (full_gmm if full else dirichlet_gmm if n_features == 1 else diag_gmm), kwargs
 
     def _set_precisions(self) -> None:
         """scikit-learn's ``precisions_cholesky_`` and ``precisions_`` of ``covariances_``."""
@@ -440,7 +444,7 @@ class MixzooGaussianMixture(DensityMixin, BaseEstimator):
         means and K x D variances (diagonal covariances, also those of the fallback of
         ``covariance_type="full"``) or K x D (D + 1) / 2 covariance entries (full covariances)."""
         k, d = self.means_.shape
-        covariance = k * d * (d + 1) // 2 if self._full_fit else k * d
+        covariance = k * d * (d + 1) // 2 if self.fitted_covariance_type_ == "full" else k * d
         return (k - 1) + k * d + covariance
 
     def _require_map(self, what: str) -> None:

@@ -59,7 +59,7 @@ def test_predictions_equal_scikit_learns(covariance_type):
     precisions = theirs.precisions_cholesky_**2 if covariance_type == "diag" else np.linalg.inv(covariances)
     np.testing.assert_allclose(ours.precisions_, precisions, rtol=1e-9, atol=1e-12)
     ours.inference = "map"  # bic and aic: scikit-learn's parameter count (full: K D (D + 1) / 2 covariance entries)
-    ours._full_fit = covariance_type == "full"
+    ours.fitted_covariance_type_ = covariance_type
     np.testing.assert_allclose(ours.bic(X), theirs.bic(X), rtol=1e-10)
     np.testing.assert_allclose(ours.aic(X), theirs.aic(X), rtol=1e-10)
 
@@ -129,7 +129,7 @@ def test_old_faithful_map_agrees_with_scikit_learn(faithful_fits):
     the weak priors move the MAP by a fraction of the uncertainty (measured: at most 0.13)."""
     x, ours, theirs = faithful_fits
     assert ours.covariances_.shape == (2, 2, 2) and ours.precisions_cholesky_.shape == (2, 2, 2)
-    assert ours.converged_ and ours._full_fit
+    assert ours.converged_ and ours.fitted_covariance_type_ == "full"
     assert adjusted_rand_score(ours.predict(x), theirs.predict(x)) == 1.0
     a, b = np.argsort(ours.means_[:, 0]), np.argsort(theirs.means_[:, 0])
     w, mu, cov = theirs.weights_[b], theirs.means_[b], theirs.covariances_[b]
@@ -192,6 +192,7 @@ def test_too_few_samples_fall_back_to_diagonal():
     ):
         full.fit(x)
     diag = MixzooGaussianMixture(3, random_state=0).fit(x)
+    assert full.fitted_covariance_type_ == diag.fitted_covariance_type_ == "diag"
     assert full.covariances_.shape == (3, 5, 5)
     np.testing.assert_array_equal(full.covariances_, diag.covariances_[:, :, None] * np.eye(5))
     np.testing.assert_array_equal(full.score_samples(x), diag.score_samples(x))
