@@ -536,6 +536,13 @@ CONSTRAINTS = {
         "path": Checked("a folder that does not exist (unless overwrite)", (".", r"output folder '\.' already exists")),
         "overwrite": Boolean(),
     },
+    "staged_output_files": {
+        "folder": Checked(
+            "the path of a folder (created if missing)",
+            (3, r"folder must be the path of a folder; got 3 of type int"),
+            (__file__, r"folder '.*_constraints.py' is a file; it must be the path of a folder"),
+        )
+    },
     "load": {
         "name": Checked("the name of a bundled data set", ("nope", r"name must be one of .*; got 'nope'")),
         "columns": Checked("None or column names of the data set", (["nope"], r"columns must be among")),

@@ -143,3 +143,42 @@ def atomic_output_dir(path, *, overwrite: bool = False):
         _interrupt.unregister(tmp, committed=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+@validated("staged_output_files")
+@contextlib.contextmanager
+def staged_output_files(folder):
+    """Yield a temporary folder inside ``folder``; when the block succeeds, every file written
+    into it moves to the same relative path under ``folder`` (one atomic rename each, replacing
+    a file of that name; files in subfolders first, so a report that links them comes last)
+    and the temporary folder is removed. If the block fails or is interrupted, the temporary
+    folder is removed and nothing under ``folder`` has changed.
+
+    For outputs that share their folder with other files (``scripts/calibrate.py`` writes
+    ``CALIBRATION.md`` and ``calibration/*.png`` into the repository's root), where
+    :func:`atomic_output_dir` would replace the whole folder. The temporary folder is
+    registered with :mod:`mixzoo._interrupt` as that function's is.
+    """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be the path of a folder; got {folder!r} of type {type(folder).__name__}")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"folder {str(folder)!r} is a file; it must be the path of a folder (created if missing)")
+    folder.mkdir(parents=True, exist_ok=True)
+    with _interrupt.LOCK:
+        tmp = Path(tempfile.mkdtemp(prefix=".staged.tmp-", dir=folder))
+        _interrupt.register(tmp, folder, replaces=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _interrupt.unregister(tmp)
+        raise
+    with _interrupt.LOCK:
+        staged = sorted((p for p in tmp.rglob("*") if p.is_file()), key=lambda p: (-len(p.relative_to(tmp).parts), str(p)))
+        for source in staged:
+            target = folder / source.relative_to(tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+        shutil.rmtree(tmp, ignore_errors=True)
+        _interrupt.unregister(tmp, committed=True)

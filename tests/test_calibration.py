@@ -117,3 +117,31 @@ def test_calibrate_script_quick(tmp_path):
     assert "NOT calibrated, no posterior width" in table[2] and "90% coverage 0.00" in table[2]
     pngs = sorted(p.name for p in (tmp_path / "calibration").iterdir())
     assert len(pngs) == 6 and all((tmp_path / "calibration" / p).stat().st_size > 1000 for p in pngs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CALIBRATION.md", "calibration"]  # no staging folder left
+
+
+def test_calibrate_script_keeps_what_exists(tmp_path, monkeypatch, capsys):
+    """An existing CALIBRATION.md is replaced only with --overwrite (refused before any fit);
+    --rows that match no row are an error; an interrupted study leaves the folder as it was
+    (the report and plots are written when every row is done)."""
+    import mixzoo.calibration
+    from mixzoo.calibration.cli import main
+
+    (tmp_path / "CALIBRATION.md").write_text("mine")
+    assert main(["--quick", "--rows", "fit_map", "--out", str(tmp_path)]) == 2
+    assert "CALIBRATION.md' already exists; choose another --out or pass --overwrite" in capsys.readouterr().err
+    assert main(["--quick", "--rows", "no such row", "--out", str(tmp_path / "new")]) == 2
+    assert "--rows ['no such row'] matches none of the study's rows; they are ['dirichlet_gmm" in capsys.readouterr().err
+    calls = []
+
+    def interrupted(*args, **kwargs):  # the second row's study is interrupted
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return sbc(*args, **kwargs)
+
+    monkeypatch.setattr(mixzoo.calibration, "sbc", interrupted)
+    rows = ["per-component scales)/fit_map", "shared scale)/fit_map"]
+    assert main(["--quick", "--simulations", "3", "--rows", *rows, "--out", str(tmp_path), "--overwrite"]) == 130
+    assert len(calls) == 2 and [p.name for p in tmp_path.iterdir()] == ["CALIBRATION.md"]
+    assert (tmp_path / "CALIBRATION.md").read_text() == "mine"

@@ -100,6 +100,7 @@ def _callers(f):
         "load_data": (mixzoo.io.load_data, {"source": "galaxy"}),
         "check_output_free": (mixzoo.io.check_output_free, {"path": None}),
         "atomic_output_dir": (lambda **kw: mixzoo.io.atomic_output_dir(**kw).__enter__(), {"path": f["out"]}),
+        "staged_output_files": (lambda **kw: mixzoo.io.staged_output_files(**kw).__enter__(), {"folder": f["out"]}),
         "load": (datasets.load, {"name": "galaxy"}),
         "seed_000": (datasets.seed_000, {}),
         "seed_001": (datasets.seed_001, {}),
@@ -174,7 +175,7 @@ PUBLIC = {
     },
     "relabel_permutations": ("mixzoo.diagnostics", "relabel_permutations"),
     **{c: ("mixzoo.calibration", c) for c in ("sbc", "default_quantities", "plot_ranks", "plot_ecdf_difference")},
-    **{f: ("mixzoo.io", f) for f in ("read_csv", "load_data", "check_output_free", "atomic_output_dir")},
+    **{f: ("mixzoo.io", f) for f in ("read_csv", "load_data", "check_output_free", "atomic_output_dir", "staged_output_files")},
 }
 
 
