@@ -76,6 +76,29 @@ def test_failed_commit_puts_the_existing_folder_back(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["out"] and (out / "old.txt").read_text() == "old"
 
 
+def test_staged_output_files_replace_only_their_files(tmp_path):
+    """Staged files move into the folder (subfolders created, files of the same name replaced)
+    when the block succeeds; the folder's other files are untouched; a failed block changes
+    nothing and leaves no staging folder."""
+    from mixzoo.io import staged_output_files
+
+    (tmp_path / "keep.txt").write_text("keep")
+    (tmp_path / "report.md").write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with staged_output_files(tmp_path) as stage:
+            (stage / "report.md").write_text("half")
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt", "report.md"]
+    assert (tmp_path / "report.md").read_text() == "old"
+    with staged_output_files(tmp_path) as stage:
+        (stage / "plots").mkdir()
+        (stage / "plots" / "a.png").write_bytes(b"png")
+        (stage / "report.md").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt", "plots", "report.md"]
+    assert (tmp_path / "report.md").read_text() == "new" and (tmp_path / "plots" / "a.png").read_bytes() == b"png"
+    assert (tmp_path / "keep.txt").read_text() == "keep"
+
+
 def test_true_log_density_exact_and_silent_with_empty_components():
     import warnings
 
