@@ -143,3 +143,33 @@ def test_run_nuts_gives_each_core_a_device(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=3")
     assert _common.use_cores_for_chains(4) == 1
     assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=3"
+
+
+def test_run_nuts_passes_the_sampler_options(tmp_path, monkeypatch):
+    """mixzoo nuts hands --num-warmup, --num-samples, --num-chains, --target-accept and --seed to
+    fit_nuts (recorded here in place of the fit; the run stops there and writes nothing)."""
+    import mixzoo.infer
+    from mixzoo.cli import nuts
+
+    seen = {}
+
+    def record(model, data, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mixzoo.infer, "fit_nuts", record)
+    monkeypatch.setattr(nuts._common, "use_cores_for_chains", lambda n: 1)
+    args = nuts.build_parser().parse_args(
+        ["--init", "prior", "--num-warmup", "7", "--num-samples", "9", "--num-chains", "3", "--target-accept", "0.95"]
+        + ["--seed", "4", "--out", str(tmp_path / "out")]
+    )
+    with pytest.raises(KeyboardInterrupt):
+        nuts.run(args)
+    assert {k: seen[k] for k in ("num_warmup", "num_samples", "num_chains", "target_accept_prob", "seed")} == {
+        "num_warmup": 7,
+        "num_samples": 9,
+        "num_chains": 3,
+        "target_accept_prob": 0.95,
+        "seed": 4,
+    }
+    assert list(tmp_path.iterdir()) == []

@@ -45,6 +45,15 @@ def build_parser(prog: str = PROG) -> _common.Parser:
     )
     _common.add_option(parser, "--num-samples", "fit_nuts", "num_samples", "draws kept per chain (default 500)", default=500)
     _common.add_option(parser, "--num-chains", "fit_nuts", "num_chains", "chains (default 4)", default=4)
+    _common.add_option(
+        parser,
+        "--target-accept",
+        "fit_nuts",
+        "target_accept_prob",
+        "NUTS's target acceptance probability (default 0.8; 0.95 takes smaller steps, for fits with divergences)",
+        parse=float,
+        default=0.8,
+    )
     parser.add_argument(
         "--init",
         choices=("map", "prior"),
@@ -92,6 +101,7 @@ def run(args: argparse.Namespace) -> None:
             num_warmup=args.num_warmup,
             num_samples=args.num_samples,
             num_chains=args.num_chains,
+            target_accept_prob=args.target_accept,
             init=fit,
             seed=args.seed,
             progress_bar=not args.no_progress,

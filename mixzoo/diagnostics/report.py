@@ -122,7 +122,12 @@ class NUTSReport:
         lines = [
             f"{model} on {self.data.shape[0]} points: {self.num_chains} chains x {self.num_draws} draws, "
             f"{self.num_divergences} divergent transition{'' if self.num_divergences == 1 else 's'}"
-            + (f" ({self.num_divergences / n_draws:.1%} of the draws)" if self.num_divergences else ""),
+            + (
+                f" ({self.num_divergences / n_draws:.1%} of the draws: the chains may miss part of the posterior; "
+                "a target acceptance of 0.95, target_accept_prob=0.95 or --target-accept 0.95, takes smaller steps)"
+                if self.num_divergences
+                else ""
+            ),
             "",
             f"relabelled posterior, components with mean weight > 1% ({len(self.major)} of {self.responsibilities.shape[1]}; "
             "the full table: .summary, summary.csv):",
