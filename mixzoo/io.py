@@ -104,6 +104,22 @@ def check_output_free(path, *, overwrite: bool = False) -> None:
         raise FileExistsError(f"output folder {str(path)!r} already exists; choose another --out or pass --overwrite")
 
 
+@contextlib.contextmanager
+def _temporary_folder(parent: Path, prefix: str, output: Path, *, replaces: bool):
+    """Yield a new hidden folder in ``parent``, registered with :mod:`mixzoo._interrupt` as the
+    temporary folder of ``output`` (created and registered at once: a signal handler removes
+    it); if the block fails or is interrupted, the folder is removed and the error raised."""
+    with _interrupt.LOCK:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        _interrupt.register(tmp, output, replaces=replaces)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _interrupt.unregister(tmp)
+        raise
+
+
 @validated("atomic_output_dir")
 @contextlib.contextmanager
 def atomic_output_dir(path, *, overwrite: bool = False):
@@ -119,15 +135,8 @@ def atomic_output_dir(path, *, overwrite: bool = False):
     path = Path(path)
     check_output_free(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _interrupt.LOCK:  # created and registered at once: a signal handler removes it
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-        _interrupt.register(tmp, path, replaces=path.exists())
-    try:
+    with _temporary_folder(path.parent, f".{path.name}.tmp-", path, replaces=path.exists()) as tmp:
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        _interrupt.unregister(tmp)
-        raise
     with _interrupt.LOCK:  # commit: a signal waits until the output is complete
         old = path.parent / f".{path.name}.old-{os.getpid()}" if path.exists() else None
         try:
@@ -165,15 +174,8 @@ def staged_output_files(folder):
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"folder {str(folder)!r} is a file; it must be the path of a folder (created if missing)")
     folder.mkdir(parents=True, exist_ok=True)
-    with _interrupt.LOCK:
-        tmp = Path(tempfile.mkdtemp(prefix=".staged.tmp-", dir=folder))
-        _interrupt.register(tmp, folder, replaces=True)
-    try:
+    with _temporary_folder(folder, ".staged.tmp-", folder, replaces=True) as tmp:
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        _interrupt.unregister(tmp)
-        raise
     with _interrupt.LOCK:
         staged = sorted((p for p in tmp.rglob("*") if p.is_file()), key=lambda p: (-len(p.relative_to(tmp).parts), str(p)))
         for source in staged:
