@@ -224,20 +224,18 @@ def candidates(init_losses: np.ndarray, n_best: int) -> np.ndarray:
     return np.asarray(merged[:n_best])
 
 
-def screen(begin, advance, start: dict, widths: tuple, chunk: int, num_steps: int):
+def screen(begin, advance, start: dict, width: int, chunk: int, num_steps: int):
     """Screen the starts in ``start`` (site name -> constrained values, leading axis S) for one
-    chunk of steps, ``widths[0]`` side by side, keep the ``widths[1]`` lowest and optimise them
-    to ``num_steps`` steps. ``begin(start) -> carry``; ``advance(carry, offset) -> (carry,
-    (losses (width, chunk), gradient norms))``: one compiled chunk per width, called with the
-    same shapes every time (the last group of starts is padded with the first start). Returns
-    the kept indices into the S starts (``widths[1]``,), the final carry, and the
-    (widths[1], num_steps) losses and gradient norms (site name -> (widths[1], num_steps)), on
-    the host."""
-    group_width, width = widths
+    chunk of steps, ``width`` side by side, keep the ``width`` lowest and optimise them to
+    ``num_steps`` steps. ``begin(start) -> carry``; ``advance(carry, offset) -> (carry, (losses
+    (width, chunk), gradient norms))``: one compiled chunk, called with the same shapes every
+    time (the last group of starts is padded with the first start). Returns the kept indices
+    into the S starts (``width``,), the final carry, and the (width, num_steps) losses and
+    gradient norms (site name -> (width, num_steps)), on the host."""
     n = jax.tree_util.tree_leaves(start)[0].shape[0]
-    order = np.concatenate([np.arange(n), np.zeros(-n % group_width, dtype=int)])
+    order = np.concatenate([np.arange(n), np.zeros(-n % width, dtype=int)])
     carries, first = [], []
-    for group in order.reshape(-1, group_width):
+    for group in order.reshape(-1, width):
         carry, history = advance(begin({s: v[group] for s, v in start.items()}), 0)
         carries.append(carry)
         first.append(jax.device_get(history))
@@ -252,16 +250,3 @@ def screen(begin, advance, start: dict, widths: tuple, chunk: int, num_steps: in
         histories.append(jax.device_get(history))
     losses, norms = jax.tree_util.tree_map(lambda *v: np.concatenate(v, axis=1)[:, :num_steps], *histories)
     return kept, carry, losses, norms
-
-
-#: Starts are screened side by side while their (starts x points x components) numbers fit in this.
-SCREEN_ELEMENTS = 2**20
-
-
-def screen_width(n_starts: int, width: int, spec) -> int:
-    """How many starts to screen side by side: all of them when their (starts x points x
-    components) numbers fit in ``SCREEN_ELEMENTS`` (small data: one call instead of several),
-    else ``width`` (the number kept), as before this rule: wider batches save per-call
-    overhead, which matters on small data only, and they multiply the (N, K) intermediates."""
-    per_start = int(np.prod(spec.data_shape)) * spec.structure.n_components
-    return max(width, min(n_starts, SCREEN_ELEMENTS // per_start))

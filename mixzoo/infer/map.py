@@ -17,10 +17,10 @@ from numpyro.distributions import constraints
 
 from .._constraints import validated
 from . import _programs
-from ._em import ConvergenceWarning, _unwrap, check_em, em_form, em_run
+from ._em import ConvergenceWarning, _unwrap, check_em, em_run
 from ._objective import negative_log_joint
 from ._optim import preconditioned_adam, scan_steps
-from ._restarts import candidates, restart_values, score, screen, screen_width
+from ._restarts import candidates, restart_values, score, screen
 from ._structure import SITE_POINTS, fitted_sites
 from .problem import as_problem
 from .result import Result
@@ -90,9 +90,11 @@ def fit_map(
     ``init="data"``, at a k-means++ seeding for ``init="kmeans++"``; the other sites at their prior
     median in half of them, drawn from the prior in the other half, simplex sites uniform) are
     scored in one vectorised loss evaluation. The ``n_screen`` with the lowest initial loss (half
-    from each half) are screened by a short optimisation, side by side (``n_best`` side by side
-    when memory requires, see :func:`~mixzoo.infer._restarts.screen_width`), and the ``n_best``
-    with the lowest loss after screening are optimised to the end, side by side:
+    from each half) are screened by a short optimisation, ``n_best`` side by side, and the
+    ``n_best`` with the lowest loss after screening are optimised to the end, side by side, by
+    the same compiled program (one program per problem signature and ``n_best``: screening all
+    the starts side by side would compile a second one, which costs more than it saves on every
+    size of data measured):
 
     * **EM** (``method="em"``, the default for every model whose marginal form observes a
       ``MixtureSameFamily`` of Normal components: all built-in models): expectation-maximisation
@@ -163,19 +165,12 @@ def fit_map(
     init_losses = score(problem, loss, starts)
     width = min(n_best, n_restarts)
     screened = candidates(init_losses, max(n_screen, width))
-    group = screen_width(len(screened), width, spec)
     start = {s: np.asarray(v)[screened] for s, v in starts.items()}
-    if method == "em" and em_form(spec) == "full":
-        group = _full_em_width(group, width, spread)
     if method == "em":
-        kept, sites, weights, losses, n_iter, converged = _em_candidates(
-            problem, start, spread, (group, width), max_iter, tol, seed
-        )
+        kept, sites, weights, losses, n_iter, converged = _em_candidates(problem, start, spread, width, max_iter, tol, seed)
         grad_norms = None
     else:
-        kept, sites, weights, losses, grad_norms = _adam_candidates(
-            problem, start, spread, (group, width), num_steps, learning_rate
-        )
+        kept, sites, weights, losses, grad_norms = _adam_candidates(problem, start, spread, width, num_steps, learning_rate)
         n_iter, converged = np.full(len(kept), num_steps), np.full(len(kept), None)
     chosen_from = screened[kept]
     collapsed = [_collapsed_components(w, structure) for w in weights]
@@ -282,29 +277,22 @@ def _start_at(fit, structure) -> dict:
     return start
 
 
-def _adam_candidates(problem, start: dict, spread: dict, widths: tuple, num_steps: int, learning_rate: float):
-    """Screen and optimise the starts by Adam: kept indices, their site values and weights,
-    losses (kept, num_steps) and gradient norms."""
-    group, width = widths
+def _adam_candidates(problem, start: dict, spread: dict, width: int, num_steps: int, learning_rate: float):
+    """Screen the starts by the first chunk of Adam steps, ``width`` side by side, and optimise
+    the ``width`` best to the end: kept indices, their site values and weights, losses (kept,
+    num_steps) and gradient norms."""
     chunk = -(-num_steps // SCREEN_CHUNKS)
     begin, advance, finish = _programs_for(problem, width, chunk, num_steps)
-    begin_group, advance_group, _ = _programs_for(problem, group, chunk, num_steps)
     lr = np.float32(learning_rate)
 
     def step(carry, offset):
-        run = advance if jax.tree_util.tree_leaves(carry)[0].shape[0] == width else advance_group
-        return run(carry, problem.placed, problem.mask, problem.hyper, spread, lr, np.int32(offset))
+        return advance(carry, problem.placed, problem.mask, problem.hyper, spread, lr, np.int32(offset))
 
-    kept, carry, losses, grad_norms = screen(lambda g: begin_group(g, spread), step, start, widths, chunk, num_steps)
+    kept, carry, losses, grad_norms = screen(lambda g: begin(g, spread), step, start, width, chunk, num_steps)
     sites, weights = jax.device_get(finish(carry[0], problem.placed, problem.hyper))
     return kept, sites, weights, losses, grad_norms
 
 
-#: Below this cost (screened candidates x (padded points x components, an E-step, + parameters
-#: cubed, a Newton M-step)), the EM program that screens the starts also runs the kept candidates
-#: to the end (padded to its width): one compilation instead of two, for a few times the
-#: arithmetic of an iteration that is then tiny (galaxy K = 4: 5.4e4; a DP with T = 20: 7.0e6).
-SHARED_PROGRAM_SIZE = 2**18
 #: EM iterations (SQUAREM cycles, three passes over the data each) that screen the starts.
 SCREEN_ITERS = 4
 #: On more points than this, EM screens the starts on a random subsample of this many points
@@ -312,29 +300,21 @@ SCREEN_ITERS = 4
 SCREEN_POINTS = 2**14
 
 
-#: Full-covariance EM screens at most max(n_best, this / P^3) starts side by side (P: the
-#: unconstrained parameters). Measured (jax 0.10.2, 2 CPU cores): full_gmm on iris (K = 3, D = 4,
-#: P = 44) screened 32 wide never finished: the process sat at 0% CPU with every XLA CPU worker
-#: idle in the Eigen thread pool and the caller waiting for the result (a wedged intra-op pool,
-#: as reported for large vmapped programs on XLA CPU); 16 and 8 wide finish in ~35 s. The vmapped
-#: Newton M-step holds width x P^2 Hessians and their eigendecompositions, so the bound is on
-#: width x P^3; Old Faithful (P = 11) keeps the usual width.
-FULL_EM_SCREEN_SIZE = 2**20
+def _em_candidates(problem, start: dict, spread: dict, width: int, max_iter: int, tol: float, seed: int):
+    """Screen the starts by ``SCREEN_ITERS`` EM iterations (``width`` side by side; on a random
+    subsample of ``SCREEN_POINTS`` points when there are more), run the ``width`` best to
+    convergence on all the data with the same program (on a subsample, the program of the whole
+    data): kept indices, their site values and weights, losses (kept, <= max_iter) (minus the
+    log posterior per iteration, NaN past the end; the subsample's iterations are left out),
+    numbers of iterations and convergence flags.
 
-
-def _full_em_width(group: int, width: int, spread: dict) -> int:
-    """The screening width of a full-covariance EM fit (see :data:`FULL_EM_SCREEN_SIZE`)."""
-    n_params = sum(int(np.size(v)) for v in spread.values())
-    return min(group, max(width, FULL_EM_SCREEN_SIZE // n_params**3))
-
-
-def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: int, tol: float, seed: int):
-    """Screen the starts by ``SCREEN_ITERS`` EM iterations (``widths[0]`` side by side; on a
-    random subsample of ``SCREEN_POINTS`` points when there are more), run the ``widths[1]``
-    best to convergence on all the data: kept indices, their site values and weights, losses
-    (kept, <= max_iter) (minus the log posterior per iteration, NaN past the end; the
-    subsample's iterations are left out), numbers of iterations and convergence flags."""
-    group, width = widths
+    Screening ``width`` at a time, in several calls, compiles nothing beyond the program that
+    runs the kept candidates. Screening all the starts in one wider call compiled a second
+    program: measured (2 cores), a first fit of full_gmm (DP, 200 x 3) took 18.5 s against 12.2 s
+    (8.6 s against 6.0 s with a warm persistent cache), select_components on galaxy (K = 1..9)
+    92 s against 68 s, and its second run in the same process 94 s against 1.1 s (the extra
+    programs overflowed the program table); a refit of a DP with T = 20 on galaxy costs 1.5 s
+    against 1.2 s, and finite mixtures refit equally fast either way."""
     args = (problem.placed, problem.mask, problem.hyper, spread, np.float32(tol))
     screen_iters = min(SCREEN_ITERS, max_iter)
     n = jax.tree_util.tree_leaves(start)[0].shape[0]
@@ -344,13 +324,12 @@ def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: 
         screening = problem.subset(pick, shard=False)
         screen_args = (screening.placed, screening.mask, screening.hyper, spread, np.float32(tol))
         screen_scale = np.float32(problem.n / SCREEN_POINTS)
-        group = screen_width(n, width, screening.spec)
     else:
         screening, screen_args, screen_scale = problem, args, np.float32(1)
-    order = np.concatenate([np.arange(n), np.zeros(-n % group, dtype=int)])
+    order = np.concatenate([np.arange(n), np.zeros(-n % width, dtype=int)])  # padded with the first start
     results = []
-    run = _em_program(screening.spec, group, max_iter)  # the final program itself when group == width
-    for g in order.reshape(-1, group):
+    run = _em_program(screening.spec, width, max_iter)
+    for g in order.reshape(-1, width):
         chunk = {s: v[g] for s, v in start.items()}
         results.append(jax.device_get(run(chunk, *screen_args, np.int32(screen_iters), screen_scale)))
     theta, trace, n_done, settled = jax.tree_util.tree_map(lambda *v: np.concatenate(v)[:n], *results)
@@ -358,17 +337,8 @@ def _em_candidates(problem, start: dict, spread: dict, widths: tuple, max_iter: 
     kept = np.argsort(-np.nan_to_num(last, nan=-np.inf), kind="stable")[:width]
     theta = {s: v[kept] for s, v in theta.items()}
     limit = np.int32(max_iter if subsampled else max_iter - screen_iters + 1)
-    n_params = sum(int(np.size(v)) for v in spread.values())
-    cost = group * (problem.placed.shape[0] * problem.structure.n_components + n_params**3)
-    if not subsampled and group > width and cost <= SHARED_PROGRAM_SIZE:
-        # small data: the screening program runs the kept candidates too (padded with copies of the
-        # first, dropped after), which costs little and compiles nothing more
-        rows = np.concatenate([np.arange(width), np.zeros(group - width, dtype=int)])
-        out = jax.device_get(run({s: v[rows] for s, v in theta.items()}, *args, limit, np.float32(1)))
-        theta, more, n_more, converged = jax.tree_util.tree_map(lambda v: v[:width], out)
-    else:
-        run = _em_program(problem.spec, width, max_iter)
-        theta, more, n_more, converged = jax.device_get(run(theta, *args, limit, np.float32(1)))
+    run = _em_program(problem.spec, width, max_iter)  # the screening program itself unless subsampled
+    theta, more, n_more, converged = jax.device_get(run(theta, *args, limit, np.float32(1)))
     losses = np.full((width, max_iter), np.nan, np.float32)
     for i, k in enumerate(kept):
         path = more[i, : n_more[i]] if subsampled else np.concatenate([trace[k, : n_done[k]], more[i, 1 : n_more[i]]])
