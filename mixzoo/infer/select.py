@@ -38,6 +38,7 @@ import functools
 import time
 import warnings
 
+import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
@@ -47,6 +48,8 @@ from ._em import ConvergenceWarning
 from ._structure import SITE_POINTS
 from .map import MAPResult, fit_map
 
+#: ``degenerate_components``'s default: the fit's mixture is read by a program of its own.
+_UNREAD = object()
 #: The information criteria :func:`select_components` computes (lower is better).
 CRITERIA = ("bic", "aic", "icl")
 #: Labels of the scale options of a model with a ``shared_scale`` keyword (mclust's names).
@@ -178,18 +181,21 @@ def data_spacing(data) -> np.ndarray:
     return np.array([g.min() if g.size else np.inf for g in gaps])
 
 
-def degenerate_components(fit: MAPResult):
+def degenerate_components(fit: MAPResult, mix=_UNREAD):
     """The number of components of ``fit`` narrower than half the data's spacing in some
     dimension (module docstring), or ``None`` if the model's marginal form is not a mixture of
-    Normal components (then nothing is checked)."""
-    from . import _programs
+    Normal components (then nothing is checked). ``mix``: the fit's observed mixture when the
+    caller has read it already (:func:`_criteria` does, in the program of the other criteria)."""
     from ._em import FullNormalMixture
 
     problem = fit.problem
-    latent = {s: np.asarray(fit.params[s]) for s in problem.structure.global_sites}
-    # a small program per problem signature, the points a traced argument (as stick_concentration)
-    read = _programs.jitted((problem.spec, "site_mixture"), functools.partial(_site_mixture, problem.spec))
-    mix = read(latent, problem.data[:SITE_POINTS], problem.hyper)
+    if mix is _UNREAD:
+        from . import _programs
+
+        latent = {s: np.asarray(fit.params[s]) for s in problem.structure.global_sites}
+        # a small program per problem signature, the points a traced argument (as stick_concentration)
+        read = _programs.jitted((problem.spec, "site_mixture"), functools.partial(_site_mixture, problem.spec))
+        mix = read(latent, problem.data[:SITE_POINTS], problem.hyper)
     if mix is None:
         return None
     if isinstance(mix, FullNormalMixture):  # each dimension's sd: the row norms of L (Sigma = L L^T)
@@ -203,6 +209,29 @@ def _site_mixture(spec, latent, data, hyper):
     from ._em import _site_terms
 
     return _site_terms(spec, latent, data, hyper)[1]
+
+
+def _criteria(fit: MAPResult) -> tuple:
+    """``(pointwise log-likelihood (N,), responsibilities (N, K), observed mixture or None)`` of
+    a MAP fit on its data, from one program per problem signature (three separate programs,
+    as ``pointwise_log_likelihood``, ``responsibilities`` and ``degenerate_components`` compile
+    on their own, cost a selection over K = 1..9 with two scale options 36 more programs)."""
+    from ..diagnostics._arviz import _observed_fn
+    from ..diagnostics.responsibilities import _one
+    from . import _programs
+
+    problem = fit.problem
+    spec = problem.spec
+    host, placed, _ = problem.place(problem.data)
+    latent = {s: np.asarray(fit.params[s]) for s in spec.structure.global_sites}
+
+    def run(latent, data, hyper):
+        pointwise = _observed_fn(spec, latent, data, hyper).log_prob(data)
+        return pointwise, _one(spec, latent, data, hyper), _site_mixture(spec, latent, data[:SITE_POINTS], hyper)
+
+    pointwise, resp, mix = _programs.jitted((spec, "select_criteria", placed.shape), run)(latent, placed, problem.hyper)
+    n = host.shape[0]
+    return np.asarray(pointwise)[:n], np.asarray(resp)[:n], jax.device_get(mix)
 
 
 def _check_n_components(n_components) -> list:
@@ -226,17 +255,16 @@ def _check_n_components(n_components) -> list:
 
 def _scores(fit: MAPResult) -> dict:
     """The table's columns for one MAP fit (see :class:`ComponentSelection`)."""
-    from ..diagnostics._arviz import pointwise_log_likelihood
-    from ..diagnostics.responsibilities import responsibilities
     from .map import COLLAPSE_WEIGHT
 
     problem = fit.problem
     latent = {s: np.asarray(fit.params[s]) for s in problem.structure.global_sites}
-    loglik = float(np.sum(pointwise_log_likelihood(problem, {s: v[None] for s, v in latent.items()})[0], dtype=np.float64))
+    pointwise, resp, mix = _criteria(fit)
+    loglik = float(np.sum(pointwise, dtype=np.float64))
     n_params = int(ravel_pytree(problem.spec.unconstrain(latent))[0].size)
     n = problem.n
     bic = -2.0 * loglik + n_params * np.log(n)
-    hard = np.max(np.asarray(responsibilities(fit), dtype=np.float64), axis=1)
+    hard = np.max(np.asarray(resp, dtype=np.float64), axis=1)
     return {
         "log_likelihood": loglik,
         "n_parameters": n_params,
@@ -246,7 +274,7 @@ def _scores(fit: MAPResult) -> dict:
         "n_iter": fit.info.n_iter,
         "converged": fit.info.converged,
         "collapsed": int(np.sum(np.asarray(fit.params["weights"]) < COLLAPSE_WEIGHT)),
-        "degenerate": degenerate_components(fit) or 0,
+        "degenerate": degenerate_components(fit, mix) or 0,
     }
 
 
