@@ -34,7 +34,6 @@ better guide to predictive accuracy when it is not (README, "Choosing the number
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 import warnings
 
@@ -48,8 +47,6 @@ from ._em import ConvergenceWarning
 from ._structure import SITE_POINTS
 from .map import MAPResult, fit_map
 
-#: ``degenerate_components``'s default: the fit's mixture is read by a program of its own.
-_UNREAD = object()
 #: The information criteria :func:`select_components` computes (lower is better).
 CRITERIA = ("bic", "aic", "icl")
 #: Labels of the scale options of a model with a ``shared_scale`` keyword (mclust's names).
@@ -181,21 +178,14 @@ def data_spacing(data) -> np.ndarray:
     return np.array([g.min() if g.size else np.inf for g in gaps])
 
 
-def degenerate_components(fit: MAPResult, mix=_UNREAD):
+def degenerate_components(fit: MAPResult, mix):
     """The number of components of ``fit`` narrower than half the data's spacing in some
     dimension (module docstring), or ``None`` if the model's marginal form is not a mixture of
-    Normal components (then nothing is checked). ``mix``: the fit's observed mixture when the
-    caller has read it already (:func:`_criteria` does, in the program of the other criteria)."""
+    Normal components (then nothing is checked). ``mix``: the fit's observed mixture, as
+    :func:`_criteria` reads it (``None`` for such a model)."""
     from ._em import FullNormalMixture
 
     problem = fit.problem
-    if mix is _UNREAD:
-        from . import _programs
-
-        latent = {s: np.asarray(fit.params[s]) for s in problem.structure.global_sites}
-        # a small program per problem signature, the points a traced argument (as stick_concentration)
-        read = _programs.jitted((problem.spec, "site_mixture"), functools.partial(_site_mixture, problem.spec))
-        mix = read(latent, problem.data[:SITE_POINTS], problem.hyper)
     if mix is None:
         return None
     if isinstance(mix, FullNormalMixture):  # each dimension's sd: the row norms of L (Sigma = L L^T)
@@ -205,29 +195,23 @@ def degenerate_components(fit: MAPResult, mix=_UNREAD):
     return int(np.sum(np.any(scales < data_spacing(problem.data) / 2, axis=1)))
 
 
-def _site_mixture(spec, latent, data, hyper):
-    from ._em import _site_terms
-
-    return _site_terms(spec, latent, data, hyper)[1]
-
-
-def _criteria(fit: MAPResult) -> tuple:
+def _criteria(problem, latent: dict) -> tuple:
     """``(pointwise log-likelihood (N,), responsibilities (N, K), observed mixture or None)`` of
-    a MAP fit on its data, from one program per problem signature (three separate programs,
-    as ``pointwise_log_likelihood``, ``responsibilities`` and ``degenerate_components`` compile
-    on their own, cost a selection over K = 1..9 with two scale options 36 more programs)."""
+    a MAP fit (its global sites' values ``latent``) on ``problem``'s data, from one program per problem signature (three separate programs,
+    as ``pointwise_log_likelihood``, ``responsibilities`` and a mixture reader compile on their
+    own, cost a selection over K = 1..9 with two scale options 36 more programs). The mixture
+    is read with the model seeing the first ``SITE_POINTS`` points (``_em._site_terms``)."""
     from ..diagnostics._arviz import _observed_fn
     from ..diagnostics.responsibilities import _one
     from . import _programs
+    from ._em import _site_terms
 
-    problem = fit.problem
     spec = problem.spec
     host, placed, _ = problem.place(problem.data)
-    latent = {s: np.asarray(fit.params[s]) for s in spec.structure.global_sites}
 
     def run(latent, data, hyper):
         pointwise = _observed_fn(spec, latent, data, hyper).log_prob(data)
-        return pointwise, _one(spec, latent, data, hyper), _site_mixture(spec, latent, data[:SITE_POINTS], hyper)
+        return pointwise, _one(spec, latent, data, hyper), _site_terms(spec, latent, data[:SITE_POINTS], hyper)[1]
 
     pointwise, resp, mix = _programs.jitted((spec, "select_criteria", placed.shape), run)(latent, placed, problem.hyper)
     n = host.shape[0]
@@ -259,7 +243,7 @@ def _scores(fit: MAPResult) -> dict:
 
     problem = fit.problem
     latent = {s: np.asarray(fit.params[s]) for s in problem.structure.global_sites}
-    pointwise, resp, mix = _criteria(fit)
+    pointwise, resp, mix = _criteria(problem, latent)
     loglik = float(np.sum(pointwise, dtype=np.float64))
     n_params = int(ravel_pytree(problem.spec.unconstrain(latent))[0].size)
     n = problem.n
